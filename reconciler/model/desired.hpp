@@ -1,0 +1,104 @@
+// Desired state: what the configuration files in /etc/hostdevd ask for (../shared/design/config.md).
+// Plain values produced by the config loader and consumed by the pure planner.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hostdevd {
+
+// Where an entry or value came from, for diagnostics and the D-Bus `Source` property.
+struct SourceLocation {
+    std::string file;
+    uint32_t line = 0;
+    uint32_t column = 0;
+    std::string str() const;      // "FILE:LINE:COL"
+    std::string file_line() const; // "FILE:LINE"
+};
+
+// A `match` table. Every key that is set must hold.
+struct Match {
+    std::optional<std::string> address; // normalised "0000:3b:00.0"
+    std::optional<std::string> netdev;
+    std::optional<uint16_t> vendor;
+    std::optional<uint16_t> device;
+    std::optional<std::string> path; // udev ID_PATH, "pci-0000:3b:00.0"
+    std::string str() const;         // "address=0000:3b:00.0 netdev=ens1f0" for messages
+};
+
+// What `driver = ...` asks for.
+struct DriverChoice {
+    enum class Kind {
+        Leave, // key omitted: leave the binding alone
+        Named, // a driver name: "vfio-pci", "iavf", "mlx5_vfio_pci"
+        Vfio,  // "vfio": best VFIO variant driver from modules.alias, else vfio-pci
+        None,  // "none": no driver at all
+    };
+    Kind kind = Kind::Leave;
+    std::string name; // for Named
+    bool operator==(const DriverChoice&) const = default;
+};
+
+struct VfCount {
+    enum class Mode { Exact, AtLeast }; // `vfs = N` / `vfs = { min = N }`
+    Mode mode = Mode::Exact;
+    uint32_t count = 0;
+    std::string str() const; // "8" or "min:8" (the D-Bus DesiredVFs format)
+    bool operator==(const VfCount&) const = default;
+};
+
+// One `[[pf.vf]]` table.
+struct VfSettings {
+    std::vector<uint32_t> indices; // sorted, unique, from "0-3,6"
+    DriverChoice driver;
+    bool managed = false;
+    std::string pool;
+    std::optional<std::string> vgpu; // NVIDIA profile name, "NVIDIA L4-6Q"
+    SourceLocation source;
+};
+
+// One `[[pf]]` table.
+struct PfEntry {
+    Match match;
+    std::optional<VfCount> vfs;
+    std::optional<bool> autoprobe;
+    std::vector<VfSettings> vfs_settings;
+    SourceLocation source;
+};
+
+// One `[[device]]` table.
+struct DeviceEntry {
+    Match match;
+    DriverChoice driver;
+    bool managed = false;
+    std::string pool;
+    SourceLocation source;
+};
+
+struct MdevAttr {
+    std::string name;
+    std::string value;
+    bool operator==(const MdevAttr&) const = default;
+};
+
+// One `[[mdev]]` table.
+struct MdevEntry {
+    Match parent;
+    std::string type;                // "nvidia-222"
+    std::optional<uint32_t> count;   // instances 0..count-1 with UUIDv5 names
+    std::vector<std::string> uuids;  // explicit, lower case; exclusive with count
+    std::vector<MdevAttr> attrs;     // written after create, in order
+    SourceLocation source;
+};
+
+struct DesiredState {
+    std::vector<std::string> files; // files in force, in load order
+    std::vector<PfEntry> pfs;
+    std::vector<DeviceEntry> devices;
+    std::vector<MdevEntry> mdevs;
+};
+
+} // namespace hostdevd

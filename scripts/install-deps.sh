@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs, with apt, everything hostdevd needs to build, test and run its demo on Debian 12.
+# Idempotent: does nothing when every package is already installed. Uses sudo when not root.
+set -eu
+
+PACKAGES="build-essential cmake ninja-build pkg-config clang \
+  libudev-dev libsystemd-dev libfuse3-dev fuse3 libtomlplusplus-dev libsdbus-c++-dev libsdbus-c++-bin \
+  libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev \
+  udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing:$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

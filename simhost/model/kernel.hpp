@@ -1,0 +1,113 @@
+// The simulated kernel: an in-memory model of PCI devices, drivers, SR-IOV, mdev and NVIDIA vGPU that
+// answers sysfs reads and writes with the real kernel's semantics and errno (see
+// ../shared/reference/sysfs-abi.md and docs/simhost.md), and reports every change as a uevent.
+//
+// This header is the seam between the model (kernel*.cpp, pure C++, unit-tested without FUSE) and the
+// runtime (FUSE server, namespaces, netlink, control socket). The runtime never interprets sysfs paths.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "host_spec.hpp"
+
+namespace simhost {
+
+// One uevent as udev would broadcast it after processing the kernel's event. `properties` holds the
+// kernel's properties in the kernel's order, starting with ACTION, DEVPATH, SUBSYSTEM (then DEVTYPE,
+// DRIVER, PCI_CLASS, PCI_ID, PCI_SUBSYS_ID, PCI_SLOT_NAME, MODALIAS, ... as the kernel sends them) and
+// ending with SEQNUM. The netlink sender adds udev's own properties (USEC_INITIALIZED, TAGS, CURRENT_TAGS).
+struct Uevent {
+    std::vector<std::pair<std::string, std::string>> properties;
+    std::vector<std::string> tags; // udev tags the shipped rules would set (e.g. "hostdevd")
+
+    std::string get(std::string_view key) const; // "" when absent
+};
+
+// What the runtime needs to serve a node through FUSE.
+enum class NodeKind { Directory, File, Symlink };
+struct NodeInfo {
+    NodeKind kind = NodeKind::File;
+    unsigned mode = 0444; // permission bits only (0200 write-only, 0644 rw, 0755 dirs, 0777 links)
+    uint64_t size = 4096; // sysfs reports 4096 for attributes; content may be shorter
+};
+
+// Every write, successful or not, in order. Tests assert on this.
+struct WriteRecord {
+    std::chrono::system_clock::time_point time;
+    std::string path;  // absolute sysfs path, "/sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs"
+    std::string value; // the bytes written, trailing newline included
+    int error = 0;     // 0 on success, else the positive errno the write returned
+    std::chrono::microseconds duration{0};
+};
+
+// Fault injection. `path` is an absolute /sys path; it may end in '*' to match a prefix.
+struct Fault {
+    enum class Kind {
+        FailWrite,  // the next `count` matching writes fail with `error` (count 0 = every write)
+        BlockWrite, // matching writes block for `seconds` before being carried out
+        LimitVfs,   // the PF driver at `path` (a PF address) enables at most `value` VFs
+        ProbeDelay, // VF driver probing after VF enable completes `seconds` later (path = PF address)
+    };
+    Kind kind = Kind::FailWrite;
+    std::string path;
+    int error = 0;
+    unsigned count = 1;
+    double seconds = 0;
+    unsigned value = 0;
+};
+
+// How strongly a process holds a VFIO group (set by the runtime's holder processes).
+enum class GroupHold { None, Group, Device };
+
+class Kernel {
+public:
+    explicit Kernel(HostSpec spec);
+    ~Kernel();
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    // ---- filesystem view; paths are absolute inside sysfs ("/", "/bus/pci/devices/0000:3b:00.0/vendor").
+    // Every call returns 0 or a negative errno. Thread-safe. `write` may block (faults, held devices) and
+    // never holds internal locks while it sleeps.
+    int stat(std::string_view path, NodeInfo& out) const;
+    int list(std::string_view path, std::vector<std::string>& names) const;
+    int readlink(std::string_view path, std::string& target) const;
+    int read(std::string_view path, std::string& content) const;
+    int write(std::string_view path, std::string_view data);
+
+    // ---- outputs to the runtime (set before serving; called without internal locks held)
+    void on_uevent(std::function<void(const Uevent&)> sink);
+    // A /dev node appears or disappears: "vfio/12", "vfio/devices/vfio0".
+    void on_devnode(std::function<void(const std::string& name, bool present)> sink);
+
+    // ---- control (tests and people); each returns 0 or a negative errno, `error` says why in words
+    int plug(std::string_view address, std::string& error);   // a device declared with present = false
+    int unplug(std::string_view address, std::string& error); // removes it (and its VFs, mdevs)
+    int set_link(std::string_view netdev, bool up, std::string& error);
+    int set_master(std::string_view netdev, std::string_view master, std::string& error); // "" = release
+    int set_group_hold(int group, GroupHold hold, std::string& error);
+    int add_fault(const Fault& fault, std::string& error);
+    void clear_faults();
+    int load_module(std::string_view module, std::string& error); // modprobe; -ENOENT if not available
+    void reset();                                                  // back to the host description
+    std::vector<WriteRecord> write_log() const;
+    void clear_write_log();
+
+    // The `vfio_pci:` alias lines for /lib/modules/<release>/modules.alias.
+    std::string modules_alias() const;
+    // The /dev nodes that exist now ("vfio/12", ...), to populate /dev at start and after reset().
+    std::vector<std::string> devnodes() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace simhost
