@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config clang \
   libudev-dev libsystemd-dev libfuse3-dev fuse3 libtomlplusplus-dev libsdbus-c++-dev libsdbus-c++-bin \
-  libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev \
+  libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev uuid-dev \
   udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd"
 
 missing=""

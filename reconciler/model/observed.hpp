@@ -83,6 +83,8 @@ struct ObservedState {
     std::map<std::string, MdevDevice> mdevs;  // by uuid
     std::vector<std::string> drivers;         // names under /sys/bus/pci/drivers (sorted)
     std::vector<std::string> vfio_aliases;    // "alias vfio_pci:... module" lines of modules.alias
+    // Loaded modules (/sys/module/<m>) with the PCI driver names they register (drivers/pci:<name>).
+    std::map<std::string, std::vector<std::string>> module_drivers;
 
     const PciDevice* find(const std::string& address) const;
 };

@@ -22,6 +22,7 @@ const char* to_string(ActionKind k) {
     case ActionKind::CreateMdev: return "create-mdev";
     case ActionKind::RemoveMdev: return "remove-mdev";
     case ActionKind::SetVgpu: return "set-vgpu";
+    case ActionKind::LoadModule: return "load-module";
     }
     return "?";
 }

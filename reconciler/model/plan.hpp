@@ -34,6 +34,7 @@ enum class ActionKind {
     CreateMdev,   // mdev_supported_types/<type>/create (+ attrs)
     RemoveMdev,   // <uuid>/remove
     SetVgpu,      // nvidia/current_vgpu_type
+    LoadModule,   // modprobe `module` (a driver that is not loaded yet); no sysfs write
 };
 const char* to_string(ActionKind k);
 
@@ -49,6 +50,7 @@ struct Action {
     std::string reason;  // one line; for Safe a short why ("VF 3 has no driver")
     std::string source;  // FILE:LINE of the configuration entry
     std::vector<SysfsWrite> writes; // in order; empty unless the verdict is Safe
+    std::string module;             // LoadModule only
     // Devices that must still be idle immediately before the writes (the executor re-checks them).
     std::vector<std::string> must_be_idle;
     bool disruptive = false; // destroys or detaches something that could have been in use
