@@ -39,6 +39,13 @@ const char* to_string(ObjectState s) {
     return "?";
 }
 
+std::string effect_key(const Action& a) {
+    std::string last = a.module;
+    if (!a.writes.empty())
+        last = a.writes.back().path + "=" + a.writes.back().value;
+    return a.object + "|" + to_string(a.kind) + "|" + last;
+}
+
 std::vector<const Action*> Plan::next_wave() const {
     std::vector<const Action*> out;
     int wave = -1;

@@ -56,6 +56,11 @@ struct Action {
     bool disruptive = false; // destroys or detaches something that could have been in use
 };
 
+// Identifies what an action leaves behind: object, kind and the last value it writes (or the module).
+// The same effect key planned right after it was applied means the write did not take effect (a probe
+// that bound nothing, a driver that enabled fewer VFs than asked): success of a write is not convergence.
+std::string effect_key(const Action& action);
+
 // Status of one object as D-Bus and hostdevctl report it (dbus.md `State`/`Reason`).
 enum class ObjectState { Converged, Pending, Blocked, Failed, Absent, Foreign };
 const char* to_string(ObjectState s);

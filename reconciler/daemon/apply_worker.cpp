@@ -1,0 +1,118 @@
+#include "daemon/apply_worker.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <system_error>
+
+#include "daemon/event_loop.hpp"
+
+namespace hostdevd {
+
+// Wraps the real writer to publish which write is in flight (for "write to X blocked for N s").
+class ApplyWorker::TrackingWriter : public Writer {
+public:
+    TrackingWriter(Writer& inner, ApplyWorker& owner) : inner_(inner), owner_(owner) {}
+    WriteOutcome write(const SysfsWrite& w) override {
+        {
+            std::lock_guard lock(owner_.mutex_);
+            owner_.in_flight_ = InFlightWrite{w, std::chrono::steady_clock::now()};
+        }
+        WriteOutcome out = inner_.write(w);
+        std::lock_guard lock(owner_.mutex_);
+        owner_.in_flight_.reset();
+        return out;
+    }
+
+private:
+    Writer& inner_;
+    ApplyWorker& owner_;
+};
+
+ApplyWorker::ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check)
+    : loop_(loop), writer_(std::make_unique<TrackingWriter>(writer, *this)), modules_(modules),
+      check_(std::move(check)) {
+    event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (event_fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), "eventfd");
+    loop_.watch(event_fd_, [this] { on_eventfd(); });
+    thread_ = std::thread([this] { thread_main(); });
+}
+
+ApplyWorker::~ApplyWorker() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    // A write stuck in the kernel cannot be interrupted; do not wait for it on shutdown. The process is
+    // exiting, and the kernel finishes or abandons the write on its own.
+    if (busy())
+        thread_.detach();
+    else
+        thread_.join();
+    loop_.unwatch(event_fd_);
+    close(event_fd_);
+}
+
+bool ApplyWorker::busy() const {
+    std::lock_guard lock(mutex_);
+    return busy_;
+}
+
+std::optional<InFlightWrite> ApplyWorker::in_flight() const {
+    std::lock_guard lock(mutex_);
+    return in_flight_;
+}
+
+void ApplyWorker::submit(std::vector<Action> wave, Done done) {
+    {
+        std::lock_guard lock(mutex_);
+        busy_ = true;
+        job_ = std::move(wave);
+        done_ = std::move(done);
+    }
+    wake_.notify_all();
+}
+
+void ApplyWorker::thread_main() {
+    for (;;) {
+        std::vector<Action> job;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || job_.has_value(); });
+            if (stopping_)
+                return;
+            job = std::move(*job_);
+            job_.reset();
+        }
+        std::vector<const Action*> wave;
+        for (const auto& a : job)
+            wave.push_back(&a);
+        ExecutionReport report = execute(wave, *writer_, modules_, check_);
+        {
+            std::lock_guard lock(mutex_);
+            result_ = std::move(report);
+        }
+        uint64_t one = 1;
+        (void)!::write(event_fd_, &one, sizeof one);
+    }
+}
+
+void ApplyWorker::on_eventfd() {
+    uint64_t n;
+    (void)!::read(event_fd_, &n, sizeof n);
+    std::optional<ExecutionReport> report;
+    Done done;
+    {
+        std::lock_guard lock(mutex_);
+        report = std::move(result_);
+        result_.reset();
+        done = std::move(done_);
+        busy_ = false;
+    }
+    if (report && done)
+        done(std::move(*report));
+}
+
+} // namespace hostdevd

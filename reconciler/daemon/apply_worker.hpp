@@ -1,0 +1,65 @@
+// Runs sysfs writes off the event-loop thread. A write can block in the kernel for as long as a guest
+// holds a device (vfio_main.c waits for the device fd), so the loop only submits a wave and is told when
+// it is done; meanwhile it keeps serving D-Bus and udev, and can ask which write is in flight and since when.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apply/executor.hpp"
+#include "model/plan.hpp"
+
+namespace hostdevd {
+
+class EventLoop;
+
+struct InFlightWrite {
+    SysfsWrite write; // relative sysfs path and value
+    std::chrono::steady_clock::time_point started;
+};
+
+class ApplyWorker {
+public:
+    using Done = std::function<void(ExecutionReport)>;
+
+    // `writer`, `modules` and `check` are used on the worker thread only.
+    ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check);
+    ~ApplyWorker();
+    ApplyWorker(const ApplyWorker&) = delete;
+    ApplyWorker& operator=(const ApplyWorker&) = delete;
+
+    bool busy() const;
+    // Executes `wave` on the worker; `done` runs later on the loop thread. Requires !busy().
+    void submit(std::vector<Action> wave, Done done);
+    std::optional<InFlightWrite> in_flight() const;
+
+private:
+    class TrackingWriter;
+    void thread_main();
+    void on_eventfd();
+
+    EventLoop& loop_;
+    std::unique_ptr<TrackingWriter> writer_;
+    ModuleLoader& modules_;
+    InUseCheck check_;
+    int event_fd_ = -1;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    bool busy_ = false;
+    std::optional<std::vector<Action>> job_;
+    Done done_;
+    std::optional<ExecutionReport> result_;
+    std::optional<InFlightWrite> in_flight_;
+    std::thread thread_;
+};
+
+} // namespace hostdevd

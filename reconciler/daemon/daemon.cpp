@@ -1,0 +1,420 @@
+#include "daemon/daemon.hpp"
+
+#include <libudev.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "config/loader.hpp"
+#include "observe/observe.hpp"
+#include "plan/planner.hpp"
+#include "report/json.hpp"
+
+namespace hostdevd {
+
+namespace {
+
+uint64_t realtime_usec() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Subsystems whose events can change what hostdevd decides: PCI devices (VFs, binding, mdev parent
+// registration), mdevs, network interfaces (in-use signals), VFIO group nodes.
+constexpr const char* kWatchedSubsystems[] = {"pci", "mdev", "net", "vfio"};
+
+} // namespace
+
+Daemon::Daemon(DaemonOptions options)
+    : options_(std::move(options)), writer_(layout_),
+      worker_(std::make_unique<ApplyWorker>(loop_, writer_, modules_, [this](const std::string& object) {
+          return holders_now(layout_, object);
+      })) {}
+
+Daemon::~Daemon() {
+    publisher_.reset();
+    worker_.reset();
+    if (monitor_)
+        udev_monitor_unref(monitor_);
+    if (udev_)
+        udev_unref(udev_);
+    if (signal_fd_ >= 0)
+        close(signal_fd_);
+    if (inotify_fd_ >= 0)
+        close(inotify_fd_);
+}
+
+int Daemon::run() {
+    // Signals arrive as events on the loop (SIGTERM/SIGINT stop, SIGHUP reloads).
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd_ < 0)
+        throw std::system_error(errno, std::generic_category(), "signalfd");
+    loop_.watch(signal_fd_, [this] { on_signal(); });
+
+    // Configuration first: an invalid one at start still lets the daemon report why over D-Bus.
+    std::string error;
+    if (!load_config(error))
+        spdlog::error("configuration invalid: {}", error);
+
+    // The udev monitor is set up before the first observation so that nothing happening in between is lost.
+    udev_ = udev_new();
+    if (!udev_)
+        throw std::runtime_error("udev_new failed");
+    monitor_ = udev_monitor_new_from_netlink(udev_, "udev");
+    if (!monitor_)
+        throw std::runtime_error("cannot create a udev monitor (netlink)");
+    for (const char* subsystem : kWatchedSubsystems)
+        udev_monitor_filter_add_match_subsystem_devtype(monitor_, subsystem, nullptr);
+    udev_monitor_set_receive_buffer_size(monitor_, 32 * 1024 * 1024);
+    if (udev_monitor_enable_receiving(monitor_) < 0)
+        throw std::runtime_error("cannot enable the udev monitor");
+    loop_.watch(udev_monitor_get_fd(monitor_), [this] { on_udev(); });
+
+    inotify_fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (inotify_fd_ >= 0 && inotify_add_watch(inotify_fd_, options_.config_dir.c_str(),
+                                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                                  IN_DELETE | IN_ATTRIB) >= 0)
+        loop_.watch(inotify_fd_, [this] { on_config_change(); });
+    else
+        spdlog::warn("not watching {} for changes: {}", options_.config_dir, std::strerror(errno));
+
+    bus_ = sdbus::createSystemBusConnection(kBusName);
+    publisher_ = std::make_unique<BusPublisher>(*bus_, *this, manager_view());
+    loop_.attach(*bus_);
+
+    uint64_t watchdog_usec = 0;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
+        ping_watchdog(std::chrono::milliseconds(watchdog_usec / 2000));
+    loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout), [this] {
+        if (!ready_sent_)
+            spdlog::warn("first reconcile has not settled after {} s; reporting ready anyway",
+                         options_.ready_timeout.count());
+        notify_ready_once();
+    });
+
+    request_pass(std::chrono::milliseconds(0));
+    int code = loop_.run();
+    sd_notify(0, "STOPPING=1");
+    return code;
+}
+
+bool Daemon::load_config(std::string& error) {
+    LoadResult loaded = load_config_dir(options_.config_dir);
+    if (!loaded.ok()) {
+        error.clear();
+        for (const auto& e : loaded.errors)
+            error += (error.empty() ? "" : "\n") + e.str();
+        config_valid_ = false;
+        config_error_ = loaded.errors.empty() ? "invalid configuration" : loaded.errors.front().str();
+        return false;
+    }
+    desired_ = std::move(*loaded.state);
+    ++generation_;
+    config_valid_ = true;
+    config_error_.clear();
+    spdlog::info("configuration generation {} loaded from {} ({} files)", generation_, options_.config_dir,
+                 desired_.files.size());
+    return true;
+}
+
+void Daemon::reload() {
+    std::string error;
+    bool ok = load_config(error);
+    publish(false);
+    if (!ok) {
+        spdlog::error("reload failed, keeping configuration generation {}: {}", generation_, error);
+        throw sdbus::Error("io.hostdevd1.Error.InvalidConfig", config_error_);
+    }
+    request_pass(std::chrono::milliseconds(0));
+}
+
+void Daemon::reconcile_now() { request_pass(std::chrono::milliseconds(0)); }
+
+std::vector<PlanRow> Daemon::plan_rows() {
+    std::vector<PlanRow> rows;
+    for (const auto& a : plan_.actions) {
+        std::string detail;
+        for (const auto& w : a.writes)
+            detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
+        if (!a.module.empty())
+            detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
+        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
+                          a.reason, detail);
+    }
+    return rows;
+}
+
+std::string Daemon::describe() {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& [a, v] : views_.devices)
+        devices.push_back(to_json(v));
+    nlohmann::json mdevs = nlohmann::json::array();
+    for (const auto& [u, v] : views_.mdevs)
+        mdevs.push_back(to_json(v));
+    nlohmann::json absent = nlohmann::json::array();
+    for (const auto& s : views_.absent)
+        absent.push_back(to_json(s));
+    ManagerView m = manager_view();
+    nlohmann::json manager = {{"version", m.version},
+                              {"state", m.state},
+                              {"config_generation", m.config_generation},
+                              {"config_valid", m.config_valid},
+                              {"config_error", m.config_error},
+                              {"config_files", m.config_files},
+                              {"last_reconcile_usec", m.last_reconcile_usec}};
+    return nlohmann::json{{"manager", manager},
+                          {"devices", devices},
+                          {"mdevs", mdevs},
+                          {"absent", absent},
+                          {"plan", to_json(plan_)}}
+        .dump();
+}
+
+ManagerView Daemon::manager_view() const {
+    ManagerView m;
+    m.version = HOSTDEVD_VERSION;
+    m.state = manager_state(views_, plan_, config_valid_ || generation_ > 0, starting_);
+    if (!config_valid_)
+        m.state = "invalid-config";
+    m.config_generation = generation_;
+    m.config_valid = config_valid_;
+    m.config_error = config_error_;
+    m.config_files = desired_.files;
+    m.last_reconcile_usec = last_reconcile_usec_;
+    return m;
+}
+
+// Passes are debounced: the first request arms a short timer, later ones within the burst join it, and
+// a burst can postpone the pass by at most `max_debounce`.
+void Daemon::request_pass(std::chrono::milliseconds delay) {
+    if (worker_->busy()) {
+        pass_wanted_while_busy_ = true;
+        return;
+    }
+    auto now = EventLoop::Clock::now();
+    auto when = now + delay;
+    if (pass_timer_) {
+        if (pass_deadline_ && when > *pass_deadline_)
+            when = *pass_deadline_;
+        loop_.cancel(*pass_timer_);
+    } else {
+        pass_deadline_ = now + options_.max_debounce;
+    }
+    pass_timer_ = loop_.at(when, [this] {
+        pass_timer_.reset();
+        pass_deadline_.reset();
+        pass();
+    });
+}
+
+void Daemon::pass() {
+    if (worker_->busy()) {
+        pass_wanted_while_busy_ = true;
+        return;
+    }
+    observed_ = observe_host(layout_);
+    if (generation_ == 0) {
+        // Never had a valid configuration: observe and report, change nothing.
+        plan_ = Plan{};
+        publish(false);
+        notify_ready_once();
+        return;
+    }
+    plan_ = make_plan(desired_, observed_);
+
+    // A failure is shown until its object has no safe action left (fixed, or blocked for another reason).
+    auto now = EventLoop::Clock::now();
+    for (auto it = failures_.begin(); it != failures_.end();) {
+        bool still_planned = false;
+        for (const auto& a : plan_.actions)
+            if (a.object == it->first && a.verdict == Verdict::Safe)
+                still_planned = true;
+        it = still_planned ? std::next(it) : failures_.erase(it);
+    }
+    std::vector<Action> wave;
+    for (const Action* a : plan_.next_wave()) {
+        std::string key = Backoff::key(*a);
+        if (applied_last_wave_.count(effect_key(*a))) {
+            // Planned again right after it succeeded: the write did not take effect. Back off instead
+            // of repeating it (success of a write is not convergence).
+            backoff_.failed(key, now);
+            failures_[a->object] = ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
+            spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
+            continue;
+        }
+        if (backoff_.allowed(key, now))
+            wave.push_back(*a);
+    }
+    applied_last_wave_.clear();
+    if (auto retry = backoff_.next_retry(); retry && *retry > now)
+        loop_.at(*retry, [this] { request_pass(std::chrono::milliseconds(0)); });
+
+    starting_ = starting_ && !wave.empty();
+    publish(false);
+    if (wave.empty()) {
+        notify_ready_once();
+        return;
+    }
+    spdlog::info("applying {} action(s)", wave.size());
+    auto copy = wave;
+    worker_->submit(std::move(wave),
+                    [this, copy = std::move(copy)](ExecutionReport report) { on_wave_done(copy, std::move(report)); });
+    stuck_timer_ = loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report),
+                               [this] { check_stuck_write(); });
+}
+
+void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
+    if (stuck_timer_) {
+        loop_.cancel(*stuck_timer_);
+        stuck_timer_.reset();
+    }
+    auto now = EventLoop::Clock::now();
+    for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
+        const auto& r = report.results[i];
+        std::string key = Backoff::key(wave[i]);
+        switch (r.outcome) {
+        case ActionOutcome::Ok:
+            backoff_.succeeded(key, now);
+            applied_last_wave_.insert(effect_key(wave[i]));
+            failures_.erase(wave[i].object);
+            spdlog::info("device={} action={} applied", wave[i].object, wave[i].summary);
+            break;
+        case ActionOutcome::Blocked:
+            // The in-use check right before the write found a holder: not a failure, the next pass plans
+            // it as blocked with the holder.
+            spdlog::info("device={} action={} not applied: in use ({})", wave[i].object, wave[i].summary,
+                         r.message);
+            break;
+        case ActionOutcome::Failed:
+            backoff_.failed(key, now);
+            failures_[wave[i].object] = ObjectFailure{r.message};
+            spdlog::warn("device={} action={} failed: {}", wave[i].object, wave[i].summary, r.message);
+            break;
+        }
+    }
+    publish(true);
+    request_pass(std::chrono::milliseconds(0));
+    if (pass_wanted_while_busy_) {
+        pass_wanted_while_busy_ = false;
+        request_pass(std::chrono::milliseconds(0));
+    }
+}
+
+void Daemon::check_stuck_write() {
+    stuck_timer_.reset();
+    auto in_flight = worker_->in_flight();
+    if (!in_flight)
+        return;
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::Clock::now() - in_flight->started);
+    std::string object;
+    for (const auto& a : plan_.actions)
+        for (const auto& w : a.writes)
+            if (w == in_flight->write)
+                object = a.object;
+    if (!object.empty()) {
+        failures_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
+                                          std::to_string(secs.count()) + " s"};
+        publish(false);
+    }
+    stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
+}
+
+void Daemon::publish(bool wave_finished) {
+    views_ = derive_views(observed_, plan_, failures_);
+    last_reconcile_usec_ = realtime_usec();
+    ManagerView m = manager_view();
+    bool changed = publisher_ ? publisher_->publish(m, views_) : false;
+    if (publisher_ && (changed || wave_finished))
+        publisher_->emit_reconciled(generation_, m.state);
+    notify_status();
+}
+
+void Daemon::notify_ready_once() {
+    if (ready_sent_)
+        return;
+    ready_sent_ = true;
+    starting_ = false;
+    publish(false);
+    sd_notify(0, "READY=1");
+    spdlog::info("ready: first reconcile finished, state {}", manager_view().state);
+}
+
+void Daemon::notify_status() {
+    size_t blocked = 0, failed = 0, pending = 0;
+    for (const auto& [a, v] : views_.devices) {
+        blocked += v.state == "blocked";
+        failed += v.state == "failed";
+        pending += v.state == "pending";
+    }
+    std::string status = "STATUS=" + manager_view().state + ": " + std::to_string(views_.devices.size()) +
+                         " devices, " + std::to_string(pending) + " pending, " + std::to_string(blocked) +
+                         " blocked, " + std::to_string(failed) + " failed";
+    sd_notify(0, status.c_str());
+}
+
+// The watchdog is pinged from the loop itself: a loop stuck anywhere stops the pings.
+void Daemon::ping_watchdog(std::chrono::milliseconds interval) {
+    sd_notify(0, "WATCHDOG=1");
+    loop_.after(interval, [this, interval] { ping_watchdog(interval); });
+}
+
+void Daemon::on_udev() {
+    // Level-triggered: the event only says that something changed; the pass re-reads the state.
+    while (udev_device* dev = udev_monitor_receive_device(monitor_)) {
+        spdlog::debug("uevent {} {}", udev_device_get_action(dev) ? udev_device_get_action(dev) : "?",
+                      udev_device_get_devpath(dev));
+        udev_device_unref(dev);
+    }
+    request_pass(options_.debounce);
+}
+
+void Daemon::on_signal() {
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+            spdlog::info("SIGHUP: reloading configuration");
+            try {
+                reload();
+            } catch (const sdbus::Error&) {
+                // already logged and published; the previous configuration stays in force
+            }
+        } else {
+            spdlog::info("signal {}: exiting", info.ssi_signo);
+            loop_.quit(0);
+        }
+    }
+}
+
+void Daemon::on_config_change() {
+    char buf[4096];
+    while (::read(inotify_fd_, buf, sizeof buf) > 0) {
+    }
+    // Editors write in several steps; wait for the directory to be quiet briefly before reloading.
+    if (reload_timer_)
+        loop_.cancel(*reload_timer_);
+    reload_timer_ = loop_.after(std::chrono::milliseconds(100), [this] {
+        reload_timer_.reset();
+        try {
+            reload();
+        } catch (const sdbus::Error&) {
+        }
+    });
+}
+
+} // namespace hostdevd

@@ -1,0 +1,110 @@
+// hostdevd's reconcile loop (architecture.md): events only enqueue keys; a debounced pass re-observes,
+// plans, publishes status on D-Bus and hands one wave of safe actions to the worker thread; when the
+// wave is done the next pass re-observes (success of a write is not convergence).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "apply/executor.hpp"
+#include "apply/writer.hpp"
+#include "daemon/apply_worker.hpp"
+#include "daemon/backoff.hpp"
+#include "daemon/bus_objects.hpp"
+#include "daemon/event_loop.hpp"
+#include "model/desired.hpp"
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+#include "report/views.hpp"
+#include "sysfs/layout.hpp"
+
+struct udev;
+struct udev_monitor;
+
+namespace sdbus {
+class IConnection;
+}
+
+namespace hostdevd {
+
+struct DaemonOptions {
+    std::string config_dir = "/etc/hostdevd";
+    std::chrono::milliseconds debounce{20};          // coalesce a burst of uevents into one pass
+    std::chrono::milliseconds max_debounce{250};     // ...but never delay a pass longer than this
+    std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
+    std::chrono::seconds ready_timeout{120};         // READY=1 at the latest after this
+};
+
+class Daemon final : public ManagerBackend {
+public:
+    explicit Daemon(DaemonOptions options);
+    ~Daemon() override;
+    int run(); // returns the exit code
+
+    // ManagerBackend (D-Bus methods, loop thread)
+    void reload() override;
+    void reconcile_now() override;
+    std::vector<PlanRow> plan_rows() override;
+    std::string describe() override;
+
+private:
+    bool load_config(std::string& error); // keeps the last good configuration on failure
+    void request_pass(std::chrono::milliseconds delay);
+    void pass();
+    void on_wave_done(std::vector<Action> wave, ExecutionReport report);
+    void on_udev();
+    void on_signal();
+    void on_config_change();
+    void check_stuck_write();
+    void publish(bool wave_finished);
+    void notify_ready_once();
+    void notify_status();
+    void ping_watchdog(std::chrono::milliseconds interval);
+    ManagerView manager_view() const;
+
+    DaemonOptions options_;
+    SysfsLayout layout_;
+    EventLoop loop_;
+    SysfsWriter writer_;
+    ModprobeLoader modules_;
+    std::unique_ptr<ApplyWorker> worker_;
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<BusPublisher> publisher_;
+
+    // configuration
+    DesiredState desired_;
+    uint64_t generation_ = 0;
+    bool config_valid_ = false;
+    std::string config_error_;
+
+    // the world as last seen, and what we made of it
+    ObservedState observed_;
+    Plan plan_;
+    Views views_;
+    std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    Backoff backoff_;
+    std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
+    bool starting_ = true;
+    bool ready_sent_ = false;
+    uint64_t last_reconcile_usec_ = 0;
+
+    // pass scheduling
+    std::optional<EventLoop::TimerId> pass_timer_;
+    std::optional<EventLoop::Clock::time_point> pass_deadline_;
+    bool pass_wanted_while_busy_ = false;
+    std::optional<EventLoop::TimerId> stuck_timer_;
+    std::optional<EventLoop::TimerId> reload_timer_;
+
+    // event sources
+    struct udev* udev_ = nullptr;
+    struct udev_monitor* monitor_ = nullptr;
+    int signal_fd_ = -1;
+    int inotify_fd_ = -1;
+};
+
+} // namespace hostdevd

@@ -1,0 +1,66 @@
+// hostdevd: the daemon. Thin: options, logging, then the reconcile loop in daemon.cpp.
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <sdbus-c++/Error.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/daemon.hpp"
+
+namespace {
+
+const char* const kUsage = R"(usage: hostdevd [--config-dir DIR] [--debug]
+
+Keeps SR-IOV VFs, driver bindings, mdevs and vGPU profiles as /etc/hostdevd/*.toml says, without ever
+disrupting a device in use, and reports on the system bus as io.hostdevd1.
+  --config-dir DIR   configuration directory (default /etc/hostdevd)
+  --debug            log every uevent and decision
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+    hostdevd::DaemonOptions options;
+    static const option long_options[] = {
+        {"config-dir", required_argument, nullptr, 'c'},
+        {"debug", no_argument, nullptr, 'd'},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", long_options, nullptr)) != -1) {
+        switch (c) {
+        case 'c':
+            options.config_dir = optarg;
+            break;
+        case 'd':
+            spdlog::set_level(spdlog::level::debug);
+            break;
+        case 'h':
+            std::cout << kUsage;
+            return 0;
+        default:
+            std::cerr << "hostdevd: bad option " << argv[optind - 1] << "\n" << kUsage;
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        std::cerr << "hostdevd: unexpected argument '" << argv[optind] << "'\n" << kUsage;
+        return 2;
+    }
+    // Under systemd stderr goes to the journal, which has its own timestamps.
+    if (std::getenv("JOURNAL_STREAM"))
+        spdlog::set_pattern("%l: %v");
+    try {
+        hostdevd::Daemon daemon(options);
+        return daemon.run();
+    } catch (const sdbus::Error& e) {
+        spdlog::critical("D-Bus: {}: {}", e.getName(), e.getMessage());
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+    }
+    return 1;
+}

@@ -1,0 +1,38 @@
+// One reconcile run to a fixed point: observe → plan → apply one wave → re-observe, until nothing safe
+// remains. Used by `hostdevctl apply`; the daemon runs the same steps one pass at a time from its loop.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "apply/executor.hpp"
+#include "model/desired.hpp"
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+#include "sysfs/layout.hpp"
+
+namespace hostdevd {
+
+struct OneShotOptions {
+    unsigned max_passes = 32; // a guard against a world that never settles
+};
+
+enum class OneShotResult {
+    Converged, // nothing left to do
+    Blocked,   // only blocked / waiting / invalid actions remain (reported, not errors)
+    Failed,    // a write failed, or a write "succeeded" without the effect showing up
+};
+const char* to_string(OneShotResult r);
+
+struct OneShotReport {
+    OneShotResult result = OneShotResult::Converged;
+    unsigned passes = 0;
+    std::vector<ActionResult> applied; // every action attempted, in order
+    Plan final_plan;                   // the plan against the final observation
+    ObservedState final_observed;
+};
+
+OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsLayout& layout, Writer& writer,
+                                       ModuleLoader& modules, const OneShotOptions& options = {});
+
+} // namespace hostdevd

@@ -1,0 +1,145 @@
+#include "report/json.hpp"
+
+#include <cstdio>
+
+namespace hostdevd {
+
+namespace {
+
+std::string hex4(uint16_t v) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", v);
+    return buf;
+}
+
+std::string hex6(uint32_t v) {
+    char buf[12];
+    std::snprintf(buf, sizeof buf, "%06x", v);
+    return buf;
+}
+
+const char* role_of(const PciDevice& d) {
+    if (d.is_pf)
+        return "pf";
+    if (!d.physfn.empty())
+        return "vf";
+    return "device";
+}
+
+nlohmann::json netdev_json(const Netdev& n) {
+    return {{"name", n.name},     {"admin_up", n.admin_up}, {"operstate", n.operstate},
+            {"master", n.master}, {"uppers", n.uppers}};
+}
+
+} // namespace
+
+nlohmann::json to_json(const ObservedState& observed) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& [address, d] : observed.devices) {
+        nlohmann::json j = {
+            {"address", address},
+            {"role", role_of(d)},
+            {"vendor", hex4(d.vendor)},
+            {"device", hex4(d.device)},
+            {"class", hex6(d.class_code)},
+            {"driver", d.driver},
+            {"driver_override", d.driver_override},
+            {"iommu_group", d.iommu_group ? nlohmann::json(*d.iommu_group) : nlohmann::json(nullptr)},
+            {"in_use", d.in_use()},
+            {"holders", d.holders},
+        };
+        if (d.is_pf)
+            j["sriov"] = {{"total_vfs", d.total_vfs},
+                          {"num_vfs", d.num_vfs},
+                          {"drivers_autoprobe", d.drivers_autoprobe},
+                          {"vfs", d.vfs}};
+        if (!d.physfn.empty()) {
+            j["physfn"] = d.physfn;
+            j["vf_index"] = d.vf_index;
+        }
+        nlohmann::json nets = nlohmann::json::array();
+        for (const auto& n : d.netdevs)
+            nets.push_back(netdev_json(n));
+        j["netdevs"] = nets;
+        if (!d.mdev_types.empty()) {
+            nlohmann::json types = nlohmann::json::array();
+            for (const auto& t : d.mdev_types)
+                types.push_back({{"id", t.id},
+                                 {"name", t.name},
+                                 {"device_api", t.device_api},
+                                 {"available_instances", t.available},
+                                 {"devices", t.devices}});
+            j["mdev_types"] = types;
+        }
+        if (d.vgpu) {
+            nlohmann::json creatable = nlohmann::json::array();
+            for (const auto& t : d.vgpu->creatable)
+                creatable.push_back({{"id", t.id}, {"name", t.name}});
+            j["vgpu"] = {{"current", d.vgpu->current}, {"creatable", creatable}};
+        }
+        devices.push_back(std::move(j));
+    }
+    nlohmann::json mdevs = nlohmann::json::array();
+    for (const auto& [uuid, m] : observed.mdevs)
+        mdevs.push_back({{"uuid", uuid},
+                         {"parent", m.parent},
+                         {"type", m.type},
+                         {"iommu_group", m.iommu_group ? nlohmann::json(*m.iommu_group) : nlohmann::json(nullptr)},
+                         {"in_use", m.in_use()},
+                         {"holders", m.holders}});
+    return {{"devices", devices}, {"mdevs", mdevs}};
+}
+
+nlohmann::json to_json(const Action& a) {
+    nlohmann::json writes = nlohmann::json::array();
+    for (const auto& w : a.writes)
+        writes.push_back({{"path", w.path}, {"value", w.value}});
+    nlohmann::json j = {{"object", a.object},   {"action", to_string(a.kind)},  {"wave", static_cast<int>(a.wave)},
+                        {"summary", a.summary}, {"verdict", to_string(a.verdict)}, {"reason", a.reason},
+                        {"source", a.source},   {"writes", writes},             {"disruptive", a.disruptive},
+                        {"must_be_idle", a.must_be_idle}};
+    if (!a.module.empty())
+        j["module"] = a.module;
+    return j;
+}
+
+nlohmann::json to_json(const ObjectStatus& s) {
+    return {{"object", s.object},
+            {"role", s.role},
+            {"state", to_string(s.state)},
+            {"reason", s.reason},
+            {"source", s.source},
+            {"desired_driver", s.desired_driver},
+            {"desired_vfs", s.desired_vfs},
+            {"managed", s.managed},
+            {"pool", s.pool}};
+}
+
+nlohmann::json to_json(const ActionResult& r) {
+    nlohmann::json j = {{"object", r.object},   {"summary", r.summary},    {"action", to_string(r.kind)},
+                        {"source", r.source},   {"outcome", to_string(r.outcome)}, {"error", r.error},
+                        {"message", r.message}, {"transient", r.transient}, {"holders", r.holders},
+                        {"writes_done", r.writes_done}, {"duration_usec", r.duration.count()}};
+    if (r.failed_write)
+        j["failed_write"] = {{"path", r.failed_write->path}, {"value", r.failed_write->value}};
+    return j;
+}
+
+std::string describe(const ActionResult& r) {
+    std::string line = r.object + " " + (r.summary.empty() ? to_string(r.kind) : r.summary) + ": " + to_string(r.outcome);
+    if (!r.message.empty())
+        line += " (" + r.message + ")";
+    return line;
+}
+
+nlohmann::json to_json(const Plan& plan) {
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& a : plan.actions)
+        actions.push_back(to_json(a));
+    nlohmann::json objects = nlohmann::json::array();
+    for (const auto& [key, s] : plan.objects)
+        objects.push_back(to_json(s));
+    return {{"actions", actions}, {"objects", objects}, {"conflicts", plan.conflicts}, {"converged", plan.converged()}};
+}
+
+} // namespace hostdevd

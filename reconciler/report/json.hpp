@@ -1,0 +1,22 @@
+// JSON views of snapshots and plans: the stable, script-facing format of `hostdevctl ... --json` and of
+// the daemon's Describe(). Field names only ever get added, never renamed.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "apply/executor.hpp"
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+
+namespace hostdevd {
+
+nlohmann::json to_json(const ObservedState& observed);
+nlohmann::json to_json(const Plan& plan);
+nlohmann::json to_json(const Action& action);
+nlohmann::json to_json(const ObjectStatus& status);
+nlohmann::json to_json(const ActionResult& result);
+
+// One line for humans: "0000:3b:00.0 sriov_numvfs 0 -> 8: ok".
+std::string describe(const ActionResult& result);
+
+} // namespace hostdevd

@@ -1,0 +1,30 @@
+// Human-readable tables for hostdevctl: aligned columns, one header line, no colours (pipes stay clean).
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+
+namespace hostdevd {
+
+class Table {
+public:
+    explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+    bool empty() const { return rows_.empty(); }
+    void render(std::ostream& out) const;
+
+private:
+    std::vector<std::string> header_;
+    std::vector<std::vector<std::string>> rows_;
+};
+
+// `hostdevctl devices`: PFs with their VFs indented beneath, then other devices with drivers, then mdevs.
+void render_devices(std::ostream& out, const ObservedState& observed);
+// `hostdevctl plan`: every action with its verdict and reason, then objects that are not converged.
+void render_plan(std::ostream& out, const Plan& plan);
+
+} // namespace hostdevd

@@ -1,0 +1,159 @@
+#include "report/views.hpp"
+
+#include <cstdio>
+
+namespace hostdevd {
+
+namespace {
+
+std::string hex4(uint16_t v) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", v);
+    return buf;
+}
+
+} // namespace
+
+Views derive_views(const ObservedState& observed, const Plan& plan,
+                   const std::map<std::string, ObjectFailure>& failures) {
+    Views views;
+    for (const auto& [key, status] : plan.objects) {
+        if (status.role == "mdev") {
+            MdevView v;
+            v.uuid = status.object;
+            auto it = observed.mdevs.find(status.object);
+            v.active = it != observed.mdevs.end();
+            if (v.active) {
+                v.parent = it->second.parent;
+                v.type = it->second.type;
+                v.holders = it->second.holders;
+                v.in_use = it->second.in_use();
+            }
+            v.state = to_string(status.state);
+            v.reason = status.reason;
+            v.source = status.source;
+            if (auto f = failures.find(status.object); f != failures.end()) {
+                v.state = "failed";
+                v.reason = f->second.reason;
+            }
+            views.mdevs[v.uuid] = std::move(v);
+            continue;
+        }
+        const PciDevice* d = observed.find(status.object);
+        if (!d) {
+            views.absent.push_back(status);
+            continue;
+        }
+        DeviceView v;
+        v.address = d->address;
+        v.role = status.role;
+        v.vendor_id = hex4(d->vendor);
+        v.device_id = hex4(d->device);
+        v.physfn = d->physfn;
+        v.driver = d->driver;
+        v.desired_driver = status.desired_driver;
+        v.managed = status.managed;
+        v.pool = status.pool;
+        v.num_vfs = d->num_vfs;
+        v.total_vfs = d->total_vfs;
+        v.desired_vfs = status.desired_vfs;
+        v.in_use = d->in_use();
+        v.holders = d->holders;
+        v.state = to_string(status.state);
+        v.reason = status.reason;
+        v.source = status.source;
+        if (auto f = failures.find(d->address); f != failures.end()) {
+            v.state = "failed";
+            v.reason = f->second.reason;
+        }
+        views.devices[v.address] = std::move(v);
+    }
+    return views;
+}
+
+std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting) {
+    if (!config_valid)
+        return "invalid-config";
+    if (starting)
+        return "starting";
+    bool blocked = false;
+    auto consider = [&blocked](const std::string& state) {
+        if (state == "blocked")
+            blocked = true;
+        return state == "failed";
+    };
+    for (const auto& [a, v] : views.devices)
+        if (consider(v.state))
+            return "degraded";
+    for (const auto& [u, v] : views.mdevs)
+        if (consider(v.state))
+            return "degraded";
+    if (!plan.next_wave().empty())
+        return "progressing";
+    for (const auto& a : plan.actions)
+        if (a.verdict == Verdict::Waiting)
+            return "progressing";
+    return blocked || !plan.conflicts.empty() ? "blocked" : "converged";
+}
+
+std::vector<std::string> changed_properties(const DeviceView& a, const DeviceView& b) {
+    std::vector<std::string> out;
+    auto check = [&out](bool differs, const char* name) {
+        if (differs)
+            out.push_back(name);
+    };
+    check(a.role != b.role, "Role");
+    check(a.vendor_id != b.vendor_id, "VendorId");
+    check(a.device_id != b.device_id, "DeviceId");
+    check(a.physfn != b.physfn, "PhysFn");
+    check(a.driver != b.driver, "Driver");
+    check(a.desired_driver != b.desired_driver, "DesiredDriver");
+    check(a.managed != b.managed, "Managed");
+    check(a.pool != b.pool, "Pool");
+    check(a.num_vfs != b.num_vfs, "NumVFs");
+    check(a.total_vfs != b.total_vfs, "TotalVFs");
+    check(a.desired_vfs != b.desired_vfs, "DesiredVFs");
+    check(a.in_use != b.in_use, "InUse");
+    check(a.holders != b.holders, "Holders");
+    check(a.state != b.state, "State");
+    check(a.reason != b.reason, "Reason");
+    check(a.source != b.source, "Source");
+    return out;
+}
+
+std::vector<std::string> changed_properties(const MdevView& a, const MdevView& b) {
+    std::vector<std::string> out;
+    auto check = [&out](bool differs, const char* name) {
+        if (differs)
+            out.push_back(name);
+    };
+    check(a.parent != b.parent, "Parent");
+    check(a.type != b.type, "Type");
+    check(a.active != b.active, "Active");
+    check(a.in_use != b.in_use, "InUse");
+    check(a.holders != b.holders, "Holders");
+    check(a.state != b.state, "State");
+    check(a.reason != b.reason, "Reason");
+    check(a.source != b.source, "Source");
+    return out;
+}
+
+nlohmann::json to_json(const DeviceView& v) {
+    return {{"address", v.address},     {"role", v.role},
+            {"vendor_id", v.vendor_id}, {"device_id", v.device_id},
+            {"physfn", v.physfn},       {"driver", v.driver},
+            {"desired_driver", v.desired_driver}, {"managed", v.managed},
+            {"pool", v.pool},           {"num_vfs", v.num_vfs},
+            {"total_vfs", v.total_vfs}, {"desired_vfs", v.desired_vfs},
+            {"in_use", v.in_use},       {"holders", v.holders},
+            {"state", v.state},         {"reason", v.reason},
+            {"source", v.source}};
+}
+
+nlohmann::json to_json(const MdevView& v) {
+    return {{"uuid", v.uuid},     {"parent", v.parent},   {"type", v.type},     {"active", v.active},
+            {"in_use", v.in_use}, {"holders", v.holders}, {"state", v.state},   {"reason", v.reason},
+            {"source", v.source}};
+}
+
+} // namespace hostdevd

@@ -1,0 +1,62 @@
+// What hostdevd publishes about each object (D-Bus properties, Describe(), hostdevctl status), derived
+// purely from the observation, the plan and the executor's recent failures. Comparing two views tells
+// which properties changed, so a pass emits at most one PropertiesChanged per object.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+
+namespace hostdevd {
+
+struct DeviceView {
+    std::string address, role, vendor_id, device_id, physfn, driver, desired_driver;
+    bool managed = false;
+    std::string pool;
+    uint32_t num_vfs = 0, total_vfs = 0;
+    std::string desired_vfs;
+    bool in_use = false;
+    std::vector<std::string> holders;
+    std::string state, reason, source;
+    bool operator==(const DeviceView&) const = default;
+};
+
+struct MdevView {
+    std::string uuid, parent, type;
+    bool active = false, in_use = false;
+    std::vector<std::string> holders;
+    std::string state, reason, source;
+    bool operator==(const MdevView&) const = default;
+};
+
+// A failure the executor reported for an object (or a write stuck in the kernel), shown as `failed`.
+struct ObjectFailure {
+    std::string reason;
+};
+
+struct Views {
+    std::map<std::string, DeviceView> devices; // by address
+    std::map<std::string, MdevView> mdevs;     // by uuid
+    std::vector<ObjectStatus> absent;          // entries that select nothing (no D-Bus object)
+};
+
+Views derive_views(const ObservedState& observed, const Plan& plan,
+                   const std::map<std::string, ObjectFailure>& failures);
+
+// Manager `State` from the views and the configuration status (dbus.md).
+std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting);
+
+// Names of the properties that differ (D-Bus member names: "Driver", "State", ...).
+std::vector<std::string> changed_properties(const DeviceView& before, const DeviceView& after);
+std::vector<std::string> changed_properties(const MdevView& before, const MdevView& after);
+
+nlohmann::json to_json(const DeviceView& v);
+nlohmann::json to_json(const MdevView& v);
+
+} // namespace hostdevd

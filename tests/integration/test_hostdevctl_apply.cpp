@@ -1,0 +1,160 @@
+// hostdevctl on simulated hosts: the unmodified binary against simhost's /sys, judged by simhost's write
+// log. Each TEST_CASE runs in a fresh simulated host chosen by its tag (see CMakeLists.txt).
+#include <catch2/catch.hpp>
+
+#include <regex>
+
+#include "support/process.hpp"
+
+using testing::ConfigDir;
+using testing::run;
+
+namespace {
+
+// The example configuration for each example host (examples/config/<host>/).
+std::string example_dir(const std::string& host) { return testing::source_dir() + "/examples/config/" + host; }
+
+nlohmann::json devices_json() {
+    auto c = run({testing::hostdevctl(), "devices", "--json"});
+    INFO(c.err);
+    REQUIRE(c.exit_code == 0);
+    return nlohmann::json::parse(c.out);
+}
+
+nlohmann::json device(const nlohmann::json& devices, const std::string& address) {
+    for (const auto& d : devices.at("devices"))
+        if (d.at("address") == address)
+            return d;
+    FAIL("device " << address << " not found");
+    return {};
+}
+
+nlohmann::json plan_json(const ConfigDir& conf) {
+    auto c = run({testing::hostdevctl(), "plan", "--json", "--config-dir", conf.path()});
+    INFO(c.err);
+    REQUIRE(c.exit_code == 0);
+    return nlohmann::json::parse(c.out);
+}
+
+testing::Completed apply(const ConfigDir& conf) {
+    return run({testing::hostdevctl(), "apply", "--config-dir", conf.path()});
+}
+
+// Converges the example from nothing, then checks that a second apply writes nothing at all.
+void converge_and_check_idempotent(const std::string& host) {
+    ConfigDir conf;
+    conf.copy_from(example_dir(host));
+    auto first = apply(conf);
+    INFO("first apply:\n" << first.out << first.err);
+    REQUIRE(first.exit_code == 0);
+    CHECK(plan_json(conf).at("converged") == true);
+
+    testing::clear_write_log();
+    auto second = apply(conf);
+    INFO("second apply:\n" << second.out << second.err);
+    REQUIRE(second.exit_code == 0);
+    auto log = testing::write_log();
+    INFO("writes: " << log.dump(1));
+    CHECK(log.empty());
+}
+
+// The scenario of safety.md on one PF: a guest holds one VF; changing the VF count must write nothing to
+// sriov_numvfs and name the holder; once the guest is gone the change goes 0 then N.
+void vf_count_change_respects_holder(const std::string& host, const std::string& pf, unsigned new_count) {
+    ConfigDir conf;
+    conf.copy_from(example_dir(host));
+    REQUIRE(apply(conf).exit_code == 0);
+
+    auto devices = devices_json();
+    auto vfs = device(devices, pf).at("sriov").at("vfs");
+    REQUIRE(!vfs.empty());
+    // Hold a VF that is bound to vfio-pci (its /dev/vfio/<group> exists).
+    std::string held;
+    for (const auto& vf : vfs)
+        if (device(devices, vf).at("driver") == "vfio-pci") {
+            held = vf;
+            break;
+        }
+    REQUIRE(!held.empty());
+    std::string pid = testing::simhost_ctl({"hold", held, "--comm", "qemu-system-x86"});
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
+        pid.pop_back();
+    REQUIRE(!pid.empty());
+
+    // Rewrite the vfs of the entry that selects this PF (the first `vfs = N` line in the file naming it).
+    bool rewritten = false;
+    for (const auto& entry : std::filesystem::directory_iterator(conf.path())) {
+        std::string text = testing::read_file(entry.path());
+        std::smatch m;
+        std::regex vfs_line(R"(\nvfs = \d+)");
+        if (!rewritten && std::regex_search(text, m, vfs_line)) {
+            text = m.prefix().str() + "\nvfs = " + std::to_string(new_count) + m.suffix().str();
+            conf.write(entry.path().filename(), text);
+            rewritten = true;
+        }
+    }
+    REQUIRE(rewritten);
+
+    testing::clear_write_log();
+    auto blocked = apply(conf);
+    INFO("apply while held:\n" << blocked.out << blocked.err);
+    CHECK(blocked.exit_code == 3);
+    auto log = testing::write_log();
+    CHECK(testing::writes_to(log, "/sriov_numvfs").empty());
+
+    auto plan = plan_json(conf);
+    bool reported = false;
+    for (const auto& a : plan.at("actions"))
+        if (a.at("object") == pf && a.at("action") == "set-numvfs") {
+            CHECK(a.at("verdict") == "blocked");
+            std::string reason = a.at("reason");
+            CHECK_THAT(reason, Catch::Contains("pid " + pid));
+            CHECK_THAT(reason, Catch::Contains(held));
+            reported = true;
+        }
+    CHECK(reported);
+
+    testing::simhost_ctl({"release", pid});
+    testing::clear_write_log();
+    auto released = apply(conf);
+    INFO("apply after release:\n" << released.out << released.err);
+    CHECK(released.exit_code == 0);
+    auto numvfs_writes = testing::writes_to(testing::write_log(), "/sriov_numvfs");
+    REQUIRE(numvfs_writes.size() == 2);
+    CHECK(numvfs_writes[0].at("value") == "0\n");
+    CHECK(numvfs_writes[1].at("value") == std::to_string(new_count) + "\n");
+    CHECK(device(devices_json(), pf).at("sriov").at("num_vfs") == new_count);
+}
+
+} // namespace
+
+TEST_CASE("x710: apply converges from nothing and a second apply writes nothing", "[intel-x710]") {
+    converge_and_check_idempotent("intel-x710");
+}
+TEST_CASE("x710: a held VF blocks a VF-count change; released, it goes 0 then N", "[intel-x710]") {
+    vf_count_change_respects_holder("intel-x710", "0000:3b:00.0", 4);
+}
+TEST_CASE("e810: apply converges from nothing and a second apply writes nothing", "[intel-e810]") {
+    converge_and_check_idempotent("intel-e810");
+}
+TEST_CASE("e810: a held VF blocks a VF-count change; released, it goes 0 then N", "[intel-e810]") {
+    vf_count_change_respects_holder("intel-e810", "0000:5e:00.0", 8);
+}
+TEST_CASE("cx5: apply converges from nothing and a second apply writes nothing", "[mellanox-cx5]") {
+    converge_and_check_idempotent("mellanox-cx5");
+}
+TEST_CASE("a16: apply converges from nothing and a second apply writes nothing", "[nvidia-a16]") {
+    converge_and_check_idempotent("nvidia-a16");
+}
+TEST_CASE("l4: apply converges from nothing and a second apply writes nothing", "[nvidia-l4]") {
+    converge_and_check_idempotent("nvidia-l4");
+}
+TEST_CASE("nvme: apply converges from nothing and a second apply writes nothing", "[qemu-nvme]") {
+    converge_and_check_idempotent("qemu-nvme");
+}
+TEST_CASE("nvme: a held VF blocks a VF-count change; released, it goes 0 then N", "[qemu-nvme]") {
+    vf_count_change_respects_holder("qemu-nvme", "0000:01:00.0", 2);
+}
+TEST_CASE("lab: apply converges from nothing and a second apply writes nothing", "[lab]") {
+    converge_and_check_idempotent("lab");
+}
