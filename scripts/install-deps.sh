@@ -6,7 +6,8 @@ set -eu
 PACKAGES="build-essential cmake ninja-build pkg-config clang \
   libudev-dev libsystemd-dev libfuse3-dev fuse3 libtomlplusplus-dev libsdbus-c++-dev libsdbus-c++-bin \
   libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev uuid-dev \
-  udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd"
+  udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd \
+  qemu-system-x86 busybox-static xz-utils"
 
 missing=""
 for p in $PACKAGES; do

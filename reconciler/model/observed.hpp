@@ -85,6 +85,10 @@ struct ObservedState {
     std::vector<std::string> vfio_aliases;    // "alias vfio_pci:... module" lines of modules.alias
     // Loaded modules (/sys/module/<m>) with the PCI driver names they register (drivers/pci:<name>).
     std::map<std::string, std::vector<std::string>> module_drivers;
+    // Every NVIDIA vGPU type (id -> name) seen as creatable on this host, now or in an earlier observation
+    // of this boot (remembered in /run/hostdevd/vgpu-types): a VF whose vGPU is active no longer lists its
+    // own type, so without this memory a converged VF could not be told apart from a wrong one.
+    std::map<uint32_t, std::string> vgpu_type_names;
 
     const PciDevice* find(const std::string& address) const;
 };

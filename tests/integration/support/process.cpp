@@ -133,6 +133,12 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
+}
+
 bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!predicate()) {

@@ -51,6 +51,8 @@ private:
 };
 
 std::string read_file(const std::string& path);
+// Without trailing newlines and spaces (sysfs accepts a value with or without its newline).
+std::string trimmed(std::string text);
 
 // Polls `predicate` until it holds or `timeout` passes; returns whether it held. For state that changes
 // asynchronously (a daemon reacting to an event), never a fixed sleep.

@@ -1,0 +1,57 @@
+// The executor: performs one wave of planned actions through the Writer and ModuleLoader seams, with
+// the in-use re-check of safety.md immediately before each disruptive action. Runs on the worker
+// thread (writes can block in the kernel for seconds); pure apart from the seams it is given.
+#pragma once
+
+#include "apply/module_loader.hpp"
+#include "apply/writer.hpp"
+#include "model/plan.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hostdevd {
+
+// The holders of a device (PCI address or mdev UUID) right now; empty = idle. The daemon and the CLI
+// build it from observe/observe.hpp holders_now().
+using InUseCheck = std::function<std::vector<std::string>(const std::string& address)>;
+
+enum class ActionOutcome {
+    Ok,      // every write succeeded (success of a write is not convergence: re-observe)
+    Failed,  // a write or the module load failed; later writes of the action were not attempted
+    Blocked, // not attempted: a must_be_idle device is in use now, or the action was not Safe
+};
+const char* to_string(ActionOutcome outcome);
+
+struct ActionResult {
+    std::string object;  // Action::object
+    std::string summary; // Action::summary
+    ActionKind kind = ActionKind::Bind;
+    std::string source; // Action::source
+    ActionOutcome outcome = ActionOutcome::Ok;
+    int error = 0;                          // errno of the failing write, 0 otherwise
+    std::optional<SysfsWrite> failed_write; // the write that failed
+    std::string message;                    // one line for logs and D-Bus `Reason`
+    bool transient = false;                 // retrying later may succeed (is_transient)
+    std::vector<std::string> holders;       // Blocked: who holds what, "0000:3b:02.1: pid 42 (qemu)"
+    unsigned writes_done = 0;               // successful writes of this action
+    std::chrono::microseconds duration{0};  // time spent in writes and module loads
+};
+
+struct ExecutionReport {
+    std::vector<ActionResult> results; // one per action, in wave order
+    bool all_ok() const;
+    size_t count(ActionOutcome outcome) const;
+};
+
+// For each action in order: a non-Safe action is not attempted (Blocked). A LoadModule action runs the
+// loader. A disruptive action first asks `check` about every must_be_idle device; any holder (or a
+// check that throws: unknown counts as in use) blocks it before its first write. Then its writes run in
+// order and stop at the first failure. One action's failure never stops the others.
+ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
+                        const InUseCheck& check);
+
+} // namespace hostdevd

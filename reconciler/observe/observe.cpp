@@ -1,0 +1,470 @@
+#include "observe/observe.hpp"
+
+#include "model/pci_address.hpp"
+#include "observe/holders.hpp"
+#include "observe/pci_reader.hpp"
+#include "sysfs/read.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <spdlog/spdlog.h>
+
+namespace hostdevd {
+
+namespace {
+
+using RawMap = std::map<std::string, RawPciDevice>;
+
+// modules.alias of a distribution kernel is ~1 MiB; libvirt refuses files over 8 MiB (virpci.c).
+constexpr std::size_t kMaxModulesAlias = 8u << 20;
+
+std::vector<std::string> list_pci_addresses(const SysfsLayout& layout) {
+    std::vector<std::string> addresses;
+    for (std::string& name : list_directory(layout.pci_devices_dir()).names) {
+        if (PciAddress::parse(name))
+            addresses.push_back(std::move(name));
+    }
+    return addresses;
+}
+
+// VF N's address from the PF's First VF Offset and VF Stride (iov.c pci_iov_virtfn_bus/devfn):
+// routing ID = PF devfn + offset + stride * N, carried into the bus number.
+std::optional<std::string> computed_vf_address(const RawPciDevice& pf, uint32_t index) {
+    auto address = PciAddress::parse(pf.device.address);
+    if (!address || !pf.vf_offset || !pf.vf_stride)
+        return std::nullopt;
+    uint32_t rid = address->devfn() + *pf.vf_offset + *pf.vf_stride * index;
+    uint32_t bus = address->bus + (rid >> 8);
+    if (bus > 0xff)
+        return std::nullopt;
+    PciAddress vf = *address;
+    vf.bus = static_cast<uint8_t>(bus);
+    vf.device = static_cast<uint8_t>((rid & 0xff) >> 3);
+    vf.function = static_cast<uint8_t>(rid & 0x7);
+    return vf.str();
+}
+
+std::optional<std::string> linked_vf_address(const SysfsLayout& layout, const std::string& pf,
+                                             uint32_t index) {
+    TextResult target = read_link_name(layout.pci_device_attr(pf, "virtfn" + std::to_string(index)));
+    if (!target.ok())
+        return std::nullopt;
+    return target.text;
+}
+
+// Fills the PF's `vfs` and its VFs' `physfn`/`vf_index` for the VFs present in `raws`. The offset/stride
+// formula avoids a readlink per VF; the virtfnN link is the fallback when the formula does not land
+// on a VF (a fixture or device with odd numbering).
+void link_vfs_of_pf(const SysfsLayout& layout, RawPciDevice& pf, RawMap& raws) {
+    std::vector<std::string>& vfs = pf.device.vfs;
+    vfs.clear();
+    for (uint32_t index : pf.virtfn_indices) {
+        auto is_vf_here = [&raws](const std::optional<std::string>& a) {
+            auto it = a ? raws.find(*a) : raws.end();
+            return it != raws.end() && it->second.has_physfn;
+        };
+        std::optional<std::string> address = computed_vf_address(pf, index);
+        if (!is_vf_here(address))
+            address = linked_vf_address(layout, pf.device.address, index);
+        if (!address)
+            continue;
+        if (vfs.size() <= index)
+            vfs.resize(index + 1);
+        vfs[index] = *address;
+        if (auto it = raws.find(*address); it != raws.end()) {
+            it->second.device.physfn = pf.device.address;
+            it->second.device.vf_index = static_cast<int>(index);
+        }
+    }
+}
+
+// The slow path for a VF whose PF is not part of this read: follow physfn, then the PF's virtfn links.
+void link_orphan_vf(const SysfsLayout& layout, RawPciDevice& vf) {
+    TextResult pf = read_link_name(layout.pci_device_attr(vf.device.address, "physfn"));
+    if (!pf.ok())
+        return;
+    vf.device.physfn = pf.text;
+    for (const std::string& entry : list_directory(layout.pci_device(pf.text)).names) {
+        if (entry.rfind("virtfn", 0) != 0)
+            continue;
+        TextResult target = read_link_name(layout.pci_device_attr(pf.text, entry));
+        auto index = parse_decimal(std::string_view(entry).substr(6));
+        if (target.ok() && target.text == vf.device.address && index && *index <= 0xffff) {
+            vf.device.vf_index = static_cast<int>(*index);
+            return;
+        }
+    }
+}
+
+void link_sriov(const SysfsLayout& layout, RawMap& raws, const ObservedState* previous) {
+    for (auto& [address, raw] : raws) {
+        if (raw.device.is_pf)
+            link_vfs_of_pf(layout, raw, raws);
+    }
+    for (auto& [address, raw] : raws) {
+        if (!raw.has_physfn || !raw.device.physfn.empty())
+            continue;
+        // A VF refreshed without its PF keeps what the last snapshot knew (VF numbering only changes
+        // when VFs are re-created, and that refreshes the PF).
+        const PciDevice* before = previous ? previous->find(address) : nullptr;
+        if (before && !before->physfn.empty() && before->vf_index >= 0) {
+            raw.device.physfn = before->physfn;
+            raw.device.vf_index = before->vf_index;
+        } else {
+            link_orphan_vf(layout, raw);
+        }
+    }
+}
+
+bool is_vfio_driver(const std::string& driver) {
+    // vfio-pci and the variant drivers (mlx5_vfio_pci, xe-vfio-pci, ...): none creates a netdev.
+    return driver.find("vfio") != std::string::npos || driver == "pci-stub";
+}
+
+// Device cdev name → owning object (PCI address or mdev UUID), only for cdevs some process holds.
+// Each cdev is /sys/class/vfio-dev/vfioN with a `device` link to its owner (vfio_main.c
+// vfio_device_add); when the class link is missing, the owners' vfio-dev/ directories are listed.
+std::map<std::string, std::string> resolve_held_cdevs(const SysfsLayout& layout, const HolderIndex& index,
+                                                      const std::vector<std::string>& candidate_dirs) {
+    std::map<std::string, std::string> owners;
+    if (index.cdevs.empty())
+        return owners;
+    bool unresolved = false;
+    for (const auto& [cdev, holders] : index.cdevs) {
+        TextResult owner = read_link_name(layout.sys("class/vfio-dev/" + cdev + "/device"));
+        if (owner.ok())
+            owners[cdev] = owner.text;
+        else
+            unresolved = true;
+    }
+    if (!unresolved)
+        return owners;
+    for (const std::string& dir : candidate_dirs) {
+        ListResult cdevs = list_directory(dir + "/vfio-dev");
+        for (const std::string& cdev : cdevs.names)
+            owners.emplace(cdev, std::string(last_component(dir)));
+    }
+    return owners;
+}
+
+std::vector<std::string> vfio_candidate_dirs(const SysfsLayout& layout, const ObservedState& state) {
+    std::vector<std::string> dirs;
+    for (const auto& [address, device] : state.devices) {
+        if (!device.driver.empty()) // only a bound driver registers a VFIO device (vfio_main.c)
+            dirs.push_back(layout.pci_device(address));
+    }
+    for (const auto& [uuid, mdev] : state.mdevs)
+        dirs.push_back(layout.mdev_device(uuid));
+    return dirs;
+}
+
+void add_vfio_holders(std::vector<std::string>& out, const std::string& object, std::optional<int> group,
+                      const HolderIndex& index, const std::map<std::string, std::string>& cdev_owners) {
+    auto append = [&out](const std::vector<std::string>& holders) {
+        for (const std::string& h : holders) {
+            if (std::find(out.begin(), out.end(), h) == out.end())
+                out.push_back(h);
+        }
+    };
+    if (group) {
+        if (auto it = index.groups.find(*group); it != index.groups.end())
+            append(it->second);
+    }
+    for (const auto& [cdev, owner] : cdev_owners) {
+        if (owner == object)
+            append(index.cdevs.at(cdev));
+    }
+}
+
+std::vector<std::string> netdev_holders(const PciDevice& device) {
+    std::vector<std::string> out;
+    for (const Netdev& n : device.netdevs) {
+        if (n.admin_up)
+            out.push_back("netdev " + n.name + " is up");
+        if (!n.master.empty())
+            out.push_back("enslaved to " + n.master);
+        for (const std::string& upper : n.uppers) {
+            if (upper != n.master)
+                out.push_back("upper device " + upper);
+        }
+    }
+    // A network function bound to a network driver always has a netdev; when none is visible it was
+    // moved into another namespace (a container or VM): unknown counts as in use (safety.md).
+    bool network_class = (device.class_code >> 16) == 0x02;
+    if (network_class && device.netdevs.empty() && !device.driver.empty() && !is_vfio_driver(device.driver))
+        out.push_back("netdev not in host namespace (unknown counts as in use)");
+    return out;
+}
+
+std::vector<std::string> pci_holders(const PciDevice& device, const HolderIndex& index,
+                                     const std::map<std::string, std::string>& cdev_owners) {
+    std::vector<std::string> holders;
+    add_vfio_holders(holders, device.address, device.iommu_group, index, cdev_owners);
+    for (std::string& h : netdev_holders(device))
+        holders.push_back(std::move(h));
+    return holders;
+}
+
+void assign_holders(const SysfsLayout& layout, ObservedState& state) {
+    HolderIndex index = scan_vfio_holders(layout);
+    auto owners = resolve_held_cdevs(layout, index, vfio_candidate_dirs(layout, state));
+    for (auto& [address, device] : state.devices)
+        device.holders = pci_holders(device, index, owners);
+    for (auto& [uuid, mdev] : state.mdevs) {
+        mdev.holders.clear();
+        add_vfio_holders(mdev.holders, uuid, mdev.iommu_group, index, owners);
+    }
+}
+
+std::string lower(std::string text) {
+    for (char& c : text)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+// /sys/bus/mdev/devices/<uuid> links to <parent dir>/<uuid> (the mdev is a child of its parent,
+// mdev_core.c mdev_device_create); <uuid>/mdev_type links to the type directory
+// (mdev_sysfs.c mdev_create_sysfs_files). kernfs makes both links relative to their common ancestor, so
+// the parent is read from the bus link ("../../../devices/.../0000:af:00.0/<uuid>"), not from
+// mdev_type ("../mdev_supported_types/nvidia-222").
+std::optional<MdevDevice> read_mdev(const SysfsLayout& layout, const std::string& uuid) {
+    const std::string dir = layout.mdev_device(uuid);
+    TextResult device_link = read_link(dir);
+    TextResult type_link = read_link_name(dir + "/mdev_type");
+    if (!device_link.ok() || !type_link.ok()) {
+        spdlog::debug("observe: mdev {}: links unreadable (errno {}/{}), skipped", uuid, device_link.error,
+                      type_link.error);
+        return std::nullopt;
+    }
+    std::string_view target = device_link.text;
+    target.remove_suffix(last_component(target).size());
+    MdevDevice mdev;
+    mdev.uuid = lower(uuid);
+    mdev.type = type_link.text;
+    mdev.parent = std::string(last_component(target));
+    if (mdev.parent.empty() || mdev.parent == "..") {
+        spdlog::debug("observe: mdev {}: unexpected link target {}, skipped", uuid, device_link.text);
+        return std::nullopt;
+    }
+    TextResult group = read_link_name(dir + "/iommu_group");
+    if (auto number = group.ok() ? parse_decimal(group.text) : std::nullopt; number && *number <= 0x7fffffff)
+        mdev.iommu_group = static_cast<int>(*number);
+    return mdev;
+}
+
+std::vector<std::string> list_drivers(const SysfsLayout& layout) {
+    return list_directory(layout.pci_drivers_dir()).names;
+}
+
+std::map<std::string, std::vector<std::string>> read_module_drivers(const SysfsLayout& layout) {
+    std::map<std::string, std::vector<std::string>> modules;
+    for (const std::string& module : list_directory(layout.modules_dir()).names) {
+        std::vector<std::string>& drivers = modules[module];
+        // module.c module_add_driver: /sys/module/<m>/drivers/<bus>:<driver name>.
+        for (const std::string& entry :
+             list_directory(layout.modules_dir() + "/" + module + "/drivers").names) {
+            if (entry.rfind("pci:", 0) == 0)
+                drivers.push_back(entry.substr(4));
+        }
+    }
+    return modules;
+}
+
+} // namespace
+
+std::vector<std::string> read_vfio_aliases(const SysfsLayout& layout) {
+    std::vector<std::string> aliases;
+    TextResult file = read_file(layout.modules_alias(), kMaxModulesAlias);
+    if (!file.ok()) {
+        spdlog::debug("observe: {}: errno {}; no VFIO variant drivers known", layout.modules_alias(),
+                      file.error);
+        return aliases;
+    }
+    constexpr std::string_view prefix = "alias vfio_pci:";
+    size_t start = 0;
+    while (start < file.text.size()) {
+        size_t end = file.text.find('\n', start);
+        if (end == std::string::npos)
+            end = file.text.size();
+        std::string_view line(file.text.data() + start, end - start);
+        if (line.substr(0, prefix.size()) == prefix)
+            aliases.emplace_back(line);
+        start = end + 1;
+    }
+    return aliases;
+}
+
+void remember_vgpu_types(const SysfsLayout& layout, ObservedState& state) {
+    const std::string file = layout.run_dir() + "/vgpu-types";
+    // "<id> <name>" lines; a corrupt line is ignored (the memory only helps naming active types).
+    std::map<uint32_t, std::string> remembered;
+    TextResult text = read_file(file, 1 << 20);
+    for (size_t start = 0; text.ok() && start < text.text.size();) {
+        size_t end = std::min(text.text.find('\n', start), text.text.size());
+        std::string line = text.text.substr(start, end - start);
+        start = end + 1;
+        size_t space = line.find(' ');
+        uint32_t id = 0;
+        if (space == std::string::npos || space == 0)
+            continue;
+        auto [ptr, ec] = std::from_chars(line.data(), line.data() + space, id);
+        if (ec == std::errc() && ptr == line.data() + space && id != 0)
+            remembered.emplace(id, line.substr(space + 1));
+    }
+    state.vgpu_type_names = remembered;
+    for (const auto& [address, device] : state.devices)
+        if (device.vgpu)
+            for (const VgpuType& type : device.vgpu->creatable)
+                state.vgpu_type_names.emplace(type.id, type.name);
+    if (state.vgpu_type_names.size() == remembered.size())
+        return;
+    std::string out;
+    for (const auto& [id, name] : state.vgpu_type_names)
+        out += std::to_string(id) + " " + name + "\n";
+    std::error_code ec;
+    std::filesystem::create_directories(layout.run_dir(), ec);
+    const std::string tmp = file + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+        bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+        ok = std::fclose(f) == 0 && ok;
+        if (!ok || std::rename(tmp.c_str(), file.c_str()) != 0) {
+            std::remove(tmp.c_str());
+            spdlog::debug("observe: cannot save {}", file);
+        }
+    }
+}
+
+ObservedState observe_host(const SysfsLayout& layout) {
+    ObservedState state;
+    RawMap raws;
+    for (const std::string& address : list_pci_addresses(layout)) {
+        if (auto raw = read_pci_device(layout, address))
+            raws.emplace(address, std::move(*raw));
+    }
+    link_sriov(layout, raws, nullptr);
+    for (auto& [address, raw] : raws)
+        state.devices.emplace(address, std::move(raw.device));
+
+    for (const std::string& uuid : list_directory(layout.mdev_devices_dir()).names) {
+        if (auto mdev = read_mdev(layout, uuid))
+            state.mdevs.emplace(mdev->uuid, std::move(*mdev));
+    }
+    state.drivers = list_drivers(layout);
+    state.vfio_aliases = read_vfio_aliases(layout);
+    state.module_drivers = read_module_drivers(layout);
+    remember_vgpu_types(layout, state);
+    assign_holders(layout, state);
+    return state;
+}
+
+void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
+                     ObservedState& state) {
+    std::set<std::string> targets;
+    for (const std::string& address : addresses) {
+        if (!PciAddress::parse(address))
+            continue;
+        targets.insert(address);
+        if (const PciDevice* old = state.find(address); old && old->is_pf) {
+            for (const std::string& vf : old->vfs) {
+                if (!vf.empty())
+                    targets.insert(vf); // old VFs: they may be gone now
+            }
+        }
+    }
+    RawMap raws;
+    for (const std::string& address : targets) {
+        if (auto raw = read_pci_device(layout, address))
+            raws.emplace(address, std::move(*raw));
+    }
+    // New VFs of refreshed PFs: where offset/stride put them, else where the virtfnN link points.
+    std::vector<std::pair<std::string, uint32_t>> pf_indices;
+    for (const auto& [address, raw] : raws) {
+        if (raw.device.is_pf) {
+            for (uint32_t index : raw.virtfn_indices)
+                pf_indices.emplace_back(address, index);
+        }
+    }
+    for (const auto& [pf, index] : pf_indices) {
+        const RawPciDevice& pf_raw = raws.at(pf);
+        std::optional<std::string> vf = computed_vf_address(pf_raw, index);
+        if (vf && raws.count(*vf))
+            continue;
+        std::optional<RawPciDevice> raw = vf ? read_pci_device(layout, *vf) : std::nullopt;
+        if (!raw || !raw->has_physfn) {
+            vf = linked_vf_address(layout, pf, index);
+            if (!vf || raws.count(*vf))
+                continue;
+            raw = read_pci_device(layout, *vf);
+        }
+        targets.insert(*vf);
+        if (raw)
+            raws.emplace(*vf, std::move(*raw));
+    }
+    link_sriov(layout, raws, &state);
+
+    for (const std::string& address : targets) {
+        if (!raws.count(address))
+            state.devices.erase(address); // vanished
+    }
+    for (auto& [address, raw] : raws)
+        state.devices[address] = std::move(raw.device);
+
+    // mdevs: drop the removed, read the new and those on refreshed parents.
+    ListResult uuids = list_directory(layout.mdev_devices_dir());
+    std::set<std::string> present;
+    for (const std::string& uuid : uuids.names)
+        present.insert(lower(uuid));
+    for (auto it = state.mdevs.begin(); it != state.mdevs.end();)
+        it = present.count(it->first) ? std::next(it) : state.mdevs.erase(it);
+    for (const std::string& uuid : uuids.names) {
+        auto known = state.mdevs.find(lower(uuid));
+        if (known != state.mdevs.end() && !targets.count(known->second.parent))
+            continue;
+        if (auto mdev = read_mdev(layout, uuid))
+            state.mdevs[mdev->uuid] = std::move(*mdev);
+    }
+    state.drivers = list_drivers(layout);
+    assign_holders(layout, state);
+}
+
+std::vector<std::string> holders_now(const SysfsLayout& layout, const std::string& object) {
+    HolderIndex index = scan_vfio_holders(layout);
+    if (PciAddress::parse(object)) {
+        const std::string dir = layout.pci_device(object);
+        ListResult entries = list_directory(dir);
+        if (!entries.ok())
+            return {}; // gone: nothing holds it
+        PciDevice device;
+        device.address = object;
+        TextResult modalias = read_attribute(dir + "/modalias");
+        if (modalias.ok())
+            parse_pci_modalias(modalias.text, device);
+        if (entries.contains("driver")) {
+            if (TextResult driver = read_link_name(dir + "/driver"); driver.ok())
+                device.driver = driver.text;
+        }
+        if (entries.contains("iommu_group")) {
+            TextResult group = read_link_name(dir + "/iommu_group");
+            if (auto n = group.ok() ? parse_decimal(group.text) : std::nullopt; n && *n <= 0x7fffffff)
+                device.iommu_group = static_cast<int>(*n);
+        }
+        if (entries.contains("net"))
+            device.netdevs = read_netdevs(layout, object);
+        auto owners = resolve_held_cdevs(layout, index, {dir});
+        return pci_holders(device, index, owners);
+    }
+    auto mdev = read_mdev(layout, object);
+    if (!mdev)
+        return {};
+    auto owners = resolve_held_cdevs(layout, index, {layout.mdev_device(object)});
+    std::vector<std::string> holders;
+    add_vfio_holders(holders, mdev->uuid, mdev->iommu_group, index, owners);
+    return holders;
+}
+
+} // namespace hostdevd

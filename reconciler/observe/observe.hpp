@@ -1,0 +1,36 @@
+// The observe layer's public face: snapshots of the host as plain values (model/observed.hpp). Nothing
+// else in hostdevd reads sysfs or /proc.
+#pragma once
+
+#include "model/observed.hpp"
+#include "sysfs/layout.hpp"
+
+#include <string>
+#include <vector>
+
+namespace hostdevd {
+
+// Everything: PCI devices (with SR-IOV, netdevs, mdev types, NVIDIA vGPU files), mdevs, drivers, the
+// `vfio_pci:` lines of modules.alias, loaded modules' PCI drivers, and in-use holders of every device.
+ObservedState observe_host(const SysfsLayout& layout);
+
+// The daemon's targeted re-read after events: re-reads the given PCI devices (a PF brings its VFs
+// along, old and new), the mdevs on them, the driver list, and every holder (one fresh /proc scan).
+// Devices that vanished are removed from `state`; addresses that are not PCI devices are ignored.
+void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
+                     ObservedState& state);
+
+// The in-use signals of one object right now, for the executor's re-check immediately before a
+// disruptive write (safety.md): a fresh /proc scan and fresh netdev flags, nothing cached. `object` is
+// a PCI address or an mdev UUID. An object that cannot be found has no holders (it is gone).
+std::vector<std::string> holders_now(const SysfsLayout& layout, const std::string& object);
+
+// The alias lines of modules.alias that start with "alias vfio_pci:" (file2alias.c emits them for
+// override_only VFIO entries). Missing file: none.
+std::vector<std::string> read_vfio_aliases(const SysfsLayout& layout);
+
+// Adds the vGPU types creatable now to `state.vgpu_type_names`, merges what earlier observations of this
+// boot remembered in <run>/hostdevd/vgpu-types, and saves the union there when it grew.
+void remember_vgpu_types(const SysfsLayout& layout, ObservedState& state);
+
+} // namespace hostdevd

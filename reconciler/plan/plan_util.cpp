@@ -1,0 +1,54 @@
+#include "plan/plan_util.hpp"
+
+namespace hostdevd::planner {
+
+std::string device_attr(const std::string& address, const std::string& attribute) {
+    return "bus/pci/devices/" + address + "/" + attribute;
+}
+
+std::string driver_attr(const std::string& driver, const std::string& attribute) {
+    return "bus/pci/drivers/" + driver + "/" + attribute;
+}
+
+std::vector<std::string> device_holders(const ObservedState& observed, const std::string& address) {
+    std::vector<std::string> holders;
+    if (const PciDevice* device = observed.find(address))
+        holders = device->holders;
+    for (const auto& [uuid, mdev] : observed.mdevs)
+        if (mdev.parent == address && mdev.in_use())
+            holders.push_back("mdev " + uuid + ": " + join(mdev.holders, ", "));
+    return holders;
+}
+
+std::vector<std::string> child_mdevs(const ObservedState& observed, const std::string& address) {
+    std::vector<std::string> uuids;
+    for (const auto& [uuid, mdev] : observed.mdevs)
+        if (mdev.parent == address)
+            uuids.push_back(uuid);
+    return uuids;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+    std::string out;
+    for (const auto& part : parts) {
+        if (!out.empty())
+            out += separator;
+        out += part;
+    }
+    return out;
+}
+
+std::string in_use_reason(const std::string& what, const std::vector<std::string>& holders) {
+    return what + " in use: " + join(holders, ", ");
+}
+
+Action make_action(ActionKind kind, Wave wave, const std::string& object, const std::string& source) {
+    Action action;
+    action.kind = kind;
+    action.wave = wave;
+    action.object = object;
+    action.source = source;
+    return action;
+}
+
+} // namespace hostdevd::planner

@@ -1,0 +1,538 @@
+// The Kernel facade: start state from the host description, the write entry point (faults, write log),
+// output delivery, and the control operations (plug, links, holds, faults, modules, reset).
+#include "kernel.hpp"
+
+#include "kernel_impl.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+namespace simhost {
+
+namespace {
+std::string make_mac(const std::string& seed) {
+    // FNV-1a of the seed; locally administered unicast prefix 02.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : seed)
+        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "02:%02x:%02x:%02x:%02x:%02x", unsigned(h & 0xff),
+                  unsigned((h >> 8) & 0xff), unsigned((h >> 16) & 0xff), unsigned((h >> 24) & 0xff),
+                  unsigned((h >> 32) & 0xff));
+    return buf;
+}
+
+bool path_matches(const std::string& pattern, const std::string& path) {
+    if (!pattern.empty() && pattern.back() == '*')
+        return path.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+    return pattern == path;
+}
+
+// "0000:3b:00.0" or any path ending in it ("/sys/bus/pci/devices/0000:3b:00.0").
+std::string address_of(std::string_view p) {
+    while (!p.empty() && p.back() == '/')
+        p.remove_suffix(1);
+    auto pos = p.rfind('/');
+    return std::string(pos == std::string_view::npos ? p : p.substr(pos + 1));
+}
+} // namespace
+
+std::string Impl::compute_dir(const DeviceSpec& d) const {
+    if (!d.parent.empty())
+        return compute_dir(*spec.find_device(d.parent)) + "/" + d.address;
+    char root[32];
+    std::snprintf(root, sizeof root, "/devices/pci%04x:%02x", d.addr.domain, d.addr.bus);
+    return std::string(root) + "/" + d.address;
+}
+
+void Impl::init_from_spec() {
+    devices.clear();
+    netdevs.clear();
+    mdevs.clear();
+    drivers.clear();
+    driver_order.clear();
+    loaded_modules.clear();
+    holds.clear();
+    vfio_groups.clear();
+    bus_autoprobe = true;
+    next_ifindex = 1;
+    dirty = true;
+    quiet = true;
+    for (auto& d : spec.drivers) {
+        drivers[d.name] = DriverState{d, {}};
+        driver_order.push_back(d.name);
+    }
+    for (auto& m : spec.modules)
+        if (m.loaded)
+            loaded_modules.insert(m.name);
+    // The loopback device is always ifindex 1.
+    netdevs["lo"] =
+        NetdevState{"lo", "", alloc_ifindex(), true, "", "00:00:00:00:00:00", "/devices/virtual/net/lo"};
+    int max_group = -1;
+    for (auto& s : spec.devices) {
+        DeviceState d;
+        d.spec = &s;
+        d.address = s.address;
+        d.addr = s.addr;
+        d.vendor = s.vendor;
+        d.device = s.device;
+        d.subsystem_vendor = s.subsystem_vendor;
+        d.subsystem_device = s.subsystem_device;
+        d.class_code = s.class_code;
+        d.revision = s.revision;
+        d.dir = compute_dir(s);
+        d.iommu_group = s.iommu_group;
+        d.present = s.present;
+        d.autoprobe = s.sriov ? s.sriov->autoprobe : true;
+        max_group = std::max(max_group, s.iommu_group);
+        if (s.sriov && s.sriov->vf_iommu_group_base >= 0)
+            max_group = std::max(max_group, s.sriov->vf_iommu_group_base + int(s.sriov->totalvfs) - 1);
+        devices[s.address] = std::move(d);
+    }
+    // mdev devices get new (emulated) IOMMU groups above every PCI group (vfio_main.c).
+    next_mdev_group = max_group + 1;
+    for (auto& s : spec.devices) {
+        auto& d = devices[s.address];
+        if (!d.present || s.driver.empty())
+            continue;
+        probe_with(d, drivers.at(s.driver));
+    }
+    for (auto& s : spec.devices) {
+        auto& d = devices[s.address];
+        if (d.present && s.sriov && s.sriov->numvfs > 0 && !d.driver.empty())
+            enable_vfs(d, s.sriov->numvfs, true);
+    }
+    quiet = false;
+    pending.clear();
+    seqnum = 0;
+}
+
+void Impl::emit(Uevent ev) {
+    if (quiet)
+        return;
+    ev.properties.emplace_back("SEQNUM", std::to_string(++seqnum));
+    Output o;
+    o.event = std::move(ev);
+    pending.push_back(std::move(o));
+}
+
+void Impl::emit_devnode(const std::string& name, bool present) {
+    if (quiet)
+        return;
+    Output o;
+    o.is_uevent = false;
+    o.devnode = name;
+    o.present = present;
+    pending.push_back(std::move(o));
+}
+
+void Impl::refresh_vfio_group(int g) {
+    if (g < 0)
+        return;
+    bool want = false;
+    for (auto& [a, d] : devices) {
+        if (!d.present || d.iommu_group != g)
+            continue;
+        if (d.vgpu_type != 0 || (!d.driver.empty() && drivers.at(d.driver).spec.override_only))
+            want = true;
+    }
+    for (auto& [u, m] : mdevs)
+        if (m.group == g)
+            want = true;
+    bool has = vfio_groups.count(g) > 0;
+    if (want == has)
+        return;
+    // vfio_main.c: the group's char device appears when its first VFIO device registers.
+    if (want)
+        vfio_groups.insert(g);
+    else
+        vfio_groups.erase(g);
+    emit_devnode("vfio/" + std::to_string(g), want);
+}
+
+void Impl::flush() {
+    // emit_mu keeps deliveries in queue order when several threads flush at once.
+    std::lock_guard emit_lock(emit_mu);
+    for (;;) {
+        std::deque<Output> batch;
+        std::function<void(const Uevent&)> us;
+        std::function<void(const std::string&, bool)> ds;
+        {
+            std::lock_guard lock(mu);
+            batch.swap(pending);
+            us = uevent_sink;
+            ds = devnode_sink;
+        }
+        if (batch.empty())
+            return;
+        for (auto& o : batch) {
+            if (o.is_uevent && us)
+                us(o.event);
+            else if (!o.is_uevent && ds)
+                ds(o.devnode, o.present);
+        }
+    }
+}
+
+Kernel::Kernel(HostSpec spec) : impl_(std::make_unique<Impl>(std::move(spec))) {
+    std::lock_guard lock(impl_->mu);
+    impl_->init_from_spec();
+}
+
+Kernel::~Kernel() {
+    {
+        std::lock_guard lock(impl_->mu);
+        impl_->stopping = true;
+    }
+    impl_->cv.notify_all();
+    for (auto& t : impl_->workers)
+        t.join();
+}
+
+void Kernel::on_uevent(std::function<void(const Uevent&)> sink) {
+    std::lock_guard lock(impl_->mu);
+    impl_->uevent_sink = std::move(sink);
+}
+
+void Kernel::on_devnode(std::function<void(const std::string& name, bool present)> sink) {
+    std::lock_guard lock(impl_->mu);
+    impl_->devnode_sink = std::move(sink);
+}
+
+int Kernel::write(std::string_view path, std::string_view data) {
+    auto start = std::chrono::steady_clock::now();
+    WriteRecord rec;
+    rec.time = std::chrono::system_clock::now();
+    rec.path = "/sys" + std::string(path);
+    rec.value = std::string(data);
+    int result = 0;
+    {
+        std::unique_lock lock(impl_->mu);
+        auto& k = *impl_;
+        std::string canon;
+        auto lookup = [&]() -> int {
+            if (int r = k.resolve(path, true, canon))
+                return r;
+            const Node& n = k.tree.at(canon);
+            if (n.kind == NodeKind::Directory)
+                return -EISDIR;
+            if (!(n.mode & 0222) || !n.write)
+                return -EACCES;
+            return 0;
+        };
+        result = lookup();
+        if (result == 0) {
+            // Fault paths may name the file as written, canonically, or through /sys/bus/pci/devices.
+            std::vector<std::string> names = {rec.path, "/sys" + canon};
+            for (auto& [a, d] : k.devices)
+                if (d.present && canon.compare(0, d.dir.size() + 1, d.dir + "/") == 0)
+                    names.push_back("/sys/bus/pci/devices/" + a + canon.substr(d.dir.size()));
+            auto matches = [&](const Fault& f) {
+                return std::any_of(names.begin(), names.end(),
+                                   [&](auto& n) { return path_matches(f.path, n); });
+            };
+            for (auto it = k.faults.begin(); it != k.faults.end(); ++it) {
+                if (it->fault.kind != Fault::Kind::FailWrite || !matches(it->fault))
+                    continue;
+                result = -it->fault.error;
+                if (it->fault.count > 0 && --it->remaining == 0)
+                    k.faults.erase(it);
+                break;
+            }
+            if (result == 0) {
+                double block = 0;
+                for (auto& f : k.faults)
+                    if (f.fault.kind == Fault::Kind::BlockWrite && matches(f.fault))
+                        block = std::max(block, f.fault.seconds);
+                if (block > 0) {
+                    // Sleep without holding the model (cv.wait_for releases the lock), then carry out
+                    // the write against whatever the state is by then.
+                    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(block);
+                    k.cv.wait_until(lock, until, [&] { return k.stopping; });
+                    result = k.stopping ? -EINTR : lookup();
+                }
+            }
+            if (result == 0) {
+                Writer w = k.tree.at(canon).write; // the tree may be rebuilt while it runs
+                result = w(k, lock, data);
+            }
+        }
+        rec.error = -result;
+        rec.duration =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        k.log.push_back(rec);
+    }
+    impl_->flush();
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// control
+
+int Kernel::plug(std::string_view address, std::string& error) {
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->devices.find(std::string(address));
+        if (it == impl_->devices.end() || it->second.is_vf) {
+            error = "no hot-pluggable device " + std::string(address) + " in the host description";
+            return -ENOENT;
+        }
+        if (it->second.present) {
+            error = std::string(address) + " is already present";
+            return -EEXIST;
+        }
+        if (!it->second.spec->parent.empty() && !impl_->dev(it->second.spec->parent)) {
+            error = "parent bridge " + it->second.spec->parent + " is not present";
+            return -ENODEV;
+        }
+        it->second.present = true;
+        impl_->dirty = true;
+        impl_->add_device(it->second);
+        if (impl_->bus_autoprobe)
+            impl_->device_attach(it->second); // pci_bus_add_device() -> device_attach()
+    }
+    impl_->flush();
+    return 0;
+}
+
+int Kernel::unplug(std::string_view address, std::string& error) {
+    {
+        std::lock_guard lock(impl_->mu);
+        DeviceState* d = impl_->dev(address);
+        if (!d) {
+            error = "no present device " + std::string(address);
+            return -ENOENT;
+        }
+        if (d->is_vf) {
+            error = std::string(address) + " is a VF: disable it through its PF's sriov_numvfs";
+            return -EINVAL;
+        }
+        for (auto& [a, other] : impl_->devices)
+            if (other.present && other.spec && other.spec->parent == address && !other.is_vf) {
+                error = std::string(address) + " has device " + a + " behind it; unplug that first";
+                return -EBUSY;
+            }
+        // Surprise removal (pciehp): the driver's remove runs without waiting for VFIO users.
+        impl_->remove_device(*d);
+        DeviceState& s = impl_->devices.at(std::string(address));
+        s.present = false;
+        s.driver_override.reset();
+        s.autoprobe = s.spec->sriov ? s.spec->sriov->autoprobe : true;
+        impl_->dirty = true;
+    }
+    impl_->flush();
+    return 0;
+}
+
+int Kernel::set_link(std::string_view netdev, bool up, std::string& error) {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->netdevs.find(std::string(netdev));
+    if (it == impl_->netdevs.end()) {
+        error = "no netdev " + std::string(netdev);
+        return -ENODEV;
+    }
+    // Link state travels on rtnetlink, not as a kobject uevent: nothing to emit.
+    it->second.up = up;
+    return 0;
+}
+
+int Kernel::set_master(std::string_view netdev, std::string_view master, std::string& error) {
+    {
+        std::lock_guard lock(impl_->mu);
+        auto& k = *impl_;
+        auto it = k.netdevs.find(std::string(netdev));
+        if (it == k.netdevs.end()) {
+            error = "no netdev " + std::string(netdev);
+            return -ENODEV;
+        }
+        if (master == netdev || netdev == "lo") {
+            error = "cannot enslave " + std::string(netdev) + " to " + std::string(master);
+            return -EINVAL;
+        }
+        if (!master.empty()) {
+            auto m = k.netdevs.find(std::string(master));
+            if (m != k.netdevs.end() && !m->second.device.empty()) {
+                error = std::string(master) + " is a device's netdev, not a bridge or bond";
+                return -EINVAL;
+            }
+            if (m == k.netdevs.end()) {
+                std::string name(master);
+                NetdevState n{
+                    name, "", k.alloc_ifindex(), true, "", make_mac(name), "/devices/virtual/net/" + name};
+                k.netdevs[name] = n;
+                k.emit(k.net_event("add", n));
+            }
+        }
+        it->second.master = std::string(master);
+        k.dirty = true;
+    }
+    impl_->flush();
+    return 0;
+}
+
+int Kernel::set_group_hold(int group, GroupHold hold, std::string& error) {
+    {
+        std::lock_guard lock(impl_->mu);
+        bool exists = false;
+        for (auto& [a, d] : impl_->devices)
+            exists = exists || (d.present && d.iommu_group == group);
+        for (auto& [u, m] : impl_->mdevs)
+            exists = exists || m.group == group;
+        if (!exists && hold != GroupHold::None) {
+            error = "no IOMMU group " + std::to_string(group);
+            return -ENOENT;
+        }
+        impl_->holds[group] = hold;
+    }
+    impl_->cv.notify_all();
+    return 0;
+}
+
+int Kernel::add_fault(const Fault& fault, std::string& error) {
+    std::lock_guard lock(impl_->mu);
+    Fault f = fault;
+    switch (f.kind) {
+    case Fault::Kind::FailWrite:
+        if (f.error <= 0) {
+            error = "FailWrite needs a positive errno";
+            return -EINVAL;
+        }
+        [[fallthrough]];
+    case Fault::Kind::BlockWrite:
+        if (f.path.rfind("/sys/", 0) != 0) {
+            error = "fault path must be an absolute /sys path";
+            return -EINVAL;
+        }
+        if (f.kind == Fault::Kind::BlockWrite && f.seconds <= 0) {
+            error = "BlockWrite needs seconds > 0";
+            return -EINVAL;
+        }
+        break;
+    case Fault::Kind::LimitVfs:
+    case Fault::Kind::ProbeDelay: {
+        f.path = address_of(f.path);
+        auto* d = impl_->dev(f.path);
+        if (!d) {
+            error = "no present device " + f.path;
+            return -ENOENT;
+        }
+        if (d->is_vf || !d->spec->sriov) {
+            error = f.path + " is not an SR-IOV PF";
+            return -EINVAL;
+        }
+        if (f.kind == Fault::Kind::ProbeDelay && f.seconds <= 0) {
+            error = "ProbeDelay needs seconds > 0";
+            return -EINVAL;
+        }
+        break;
+    }
+    }
+    impl_->faults.push_back({f, f.count});
+    return 0;
+}
+
+void Kernel::clear_faults() {
+    std::lock_guard lock(impl_->mu);
+    impl_->faults.clear();
+}
+
+int Kernel::load_module(std::string_view module, std::string& error) {
+    {
+        std::lock_guard lock(impl_->mu);
+        auto& k = *impl_;
+        const ModuleSpec* m = k.spec.find_module(module);
+        if (!m) {
+            error = "module " + std::string(module) + " not found";
+            return -ENOENT;
+        }
+        if (k.loaded_modules.count(m->name))
+            return 0;
+        k.loaded_modules.insert(m->name);
+        k.dirty = true;
+        Uevent mev;
+        mev.properties = {{"ACTION", "add"}, {"DEVPATH", "/module/" + m->name}, {"SUBSYSTEM", "module"}};
+        k.emit(mev);
+        for (auto& name : k.driver_order) {
+            auto& drv = k.drivers.at(name);
+            if (drv.spec.module != m->name)
+                continue;
+            // bus.c bus_add_driver: the driver's kobject add event, then driver_attach() if autoprobe.
+            Uevent dev_ev;
+            dev_ev.properties = {
+                {"ACTION", "add"}, {"DEVPATH", "/bus/pci/drivers/" + name}, {"SUBSYSTEM", "drivers"}};
+            k.emit(dev_ev);
+            if (k.bus_autoprobe)
+                k.driver_attach(drv);
+        }
+    }
+    impl_->flush();
+    return 0;
+}
+
+void Kernel::reset() {
+    {
+        std::lock_guard lock(impl_->mu);
+        ++impl_->generation;
+        impl_->faults.clear();
+        impl_->log.clear();
+        impl_->init_from_spec();
+    }
+    impl_->cv.notify_all();
+}
+
+std::vector<WriteRecord> Kernel::write_log() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->log;
+}
+
+void Kernel::clear_write_log() {
+    std::lock_guard lock(impl_->mu);
+    impl_->log.clear();
+}
+
+std::string Kernel::modules_alias() const {
+    std::lock_guard lock(impl_->mu);
+    std::string out;
+    for (auto& m : impl_->spec.modules)
+        for (auto& a : m.aliases)
+            out += "alias " + a + " " + m.name + "\n";
+    return out;
+}
+
+std::vector<std::string> Kernel::devnodes() const {
+    std::lock_guard lock(impl_->mu);
+    std::vector<std::string> out = {"vfio/vfio"};
+    for (int g : impl_->vfio_groups)
+        out.push_back("vfio/" + std::to_string(g));
+    return out;
+}
+
+void Impl::register_netdev(const std::string& name, const DeviceState* d) {
+    if (netdevs.count(name))
+        return; // register_netdev fails with -EEXIST; the driver carries on without it
+    NetdevState n{name,
+                  d ? d->address : "",
+                  alloc_ifindex(),
+                  false,
+                  "",
+                  make_mac(name + (d ? d->address : "")),
+                  d ? d->dir + "/net/" + name : "/devices/virtual/net/" + name};
+    netdevs[name] = n;
+    dirty = true;
+    emit(net_event("add", n));
+}
+
+void Impl::unregister_netdev(const std::string& name) {
+    auto it = netdevs.find(name);
+    if (it == netdevs.end())
+        return;
+    for (auto& [n, other] : netdevs)
+        if (other.master == name)
+            other.master.clear();
+    emit(net_event("remove", it->second));
+    netdevs.erase(it);
+    dirty = true;
+}
+
+} // namespace simhost

@@ -1,0 +1,215 @@
+// Internal state of the simulated kernel, shared by kernel*.cpp. Not part of the runtime's API.
+//
+// Locking: one mutex guards everything. Write handlers run with it held and may wait on `cv` (which
+// releases it) while a VFIO device is held open, as the kernel's remove paths wait for the device fd
+// (vfio_main.c vfio_unregister_group_dev). Uevents and devnode changes are queued under the lock and
+// delivered by flush() after it is released, in queue order.
+#pragma once
+
+#include "kernel.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace simhost {
+
+struct DeviceState {
+    const DeviceSpec* spec = nullptr; // own spec; for a VF, its PF's spec
+    std::string address;
+    PciAddr addr;
+    uint32_t vendor = 0, device = 0, subsystem_vendor = 0, subsystem_device = 0, class_code = 0, revision = 0;
+    bool is_vf = false;
+    std::string pf; // VF: PF address
+    unsigned vf_index = 0;
+    std::string dir; // "/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0"
+    int iommu_group = -1;
+    bool present = true;
+    std::string driver; // "" = unbound
+    std::optional<std::string> driver_override;
+    // PF SR-IOV state
+    unsigned numvfs = 0;
+    unsigned vf_epoch = 0; // bumped on every enable/disable; stale delayed probes check it
+    bool autoprobe = true;
+    // mdev parent registered by its driver (mdev_register_parent)
+    bool mdev_registered = false;
+    // VF: NVIDIA vendor-specific vGPU profile id, 0 = none
+    unsigned vgpu_type = 0;
+    std::vector<std::string> netdevs; // registered by the bound driver
+};
+
+struct NetdevState {
+    std::string name;
+    std::string device; // PCI address, "" for virtual (lo, bridges/bonds made by set_master)
+    int ifindex = 0;
+    bool up = false;
+    std::string master;
+    std::string mac;
+    std::string dir; // sysfs directory
+};
+
+struct MdevState {
+    std::string uuid; // lower case (%pUl)
+    std::string parent;
+    std::string type;
+    int group = 0;
+};
+
+struct DriverState {
+    DriverSpec spec;
+    std::vector<PciIdMatch> dynamic_ids; // new_id
+};
+
+// The materialised sysfs tree, rebuilt from the state after structural changes.
+struct Impl;
+using Reader = std::function<std::string(const Impl&)>;
+using Writer = std::function<int(Impl&, std::unique_lock<std::mutex>&, std::string_view)>;
+struct Node {
+    NodeKind kind = NodeKind::Directory;
+    unsigned mode = 0755;
+    std::vector<std::string> children;
+    std::string target; // symlinks, relative
+    Reader read;
+    Writer write;
+    uint64_t size = 4096;
+};
+
+struct Output {
+    bool is_uevent = true;
+    Uevent event;
+    std::string devnode;
+    bool present = false;
+};
+
+struct Impl {
+    explicit Impl(HostSpec s) : spec(std::move(s)) {}
+
+    HostSpec spec;
+    mutable std::mutex mu;
+    std::condition_variable cv; // group holds released, faults cleared, shutdown
+
+    std::map<std::string, DeviceState> devices; // includes absent (not yet plugged) devices
+    std::map<std::string, NetdevState> netdevs;
+    std::map<std::string, MdevState> mdevs;
+    std::map<std::string, DriverState> drivers; // every declared driver; registered iff its module is loaded
+    std::vector<std::string> driver_order;      // registration order, for probing
+    std::set<std::string> loaded_modules;
+    std::map<int, GroupHold> holds;
+    std::set<int> vfio_groups; // groups with /dev/vfio/<N>
+    bool bus_autoprobe = true;
+    int next_ifindex = 1;
+    int next_mdev_group = 0;
+    uint64_t seqnum = 0;
+    uint64_t generation = 0; // bumped by reset(); delayed probes of an older generation do nothing
+
+    struct ActiveFault {
+        Fault fault;
+        unsigned remaining = 0;
+    };
+    std::vector<ActiveFault> faults;
+    std::vector<WriteRecord> log;
+
+    std::function<void(const Uevent&)> uevent_sink;
+    std::function<void(const std::string&, bool)> devnode_sink;
+    std::deque<Output> pending;
+    std::mutex emit_mu;
+
+    mutable bool dirty = true;
+    mutable std::map<std::string, Node, std::less<>> tree;
+
+    bool stopping = false;
+    std::vector<std::thread> workers;
+
+    // ---- kernel.cpp: state from the spec, outputs
+    void init_from_spec();
+    void emit(Uevent ev);
+    void emit_devnode(const std::string& name, bool present);
+    void flush();                       // call without `mu`
+    bool quiet = false;                 // building the start state: no uevents
+    void refresh_vfio_group(int group); // /dev/vfio/<group> exists iff a member is a VFIO device
+    std::string compute_dir(const DeviceSpec& d) const;
+    int alloc_ifindex() { return next_ifindex++; }
+
+    // ---- kernel_format.cpp
+    std::string pci_uevent_env(const DeviceState& d) const; // contents of the device's uevent file
+    Uevent pci_event(std::string_view action, const DeviceState& d,
+                     std::vector<std::pair<std::string, std::string>> extra = {}) const;
+    Uevent net_event(std::string_view action, const NetdevState& n) const;
+    Uevent mdev_event(std::string_view action, const MdevState& m, bool with_driver) const;
+    bool tagged(const DeviceState& d) const;
+
+    // ---- kernel_tree.cpp
+    void rebuild() const;
+    // Resolves `path` following symlinks (all components, or all but the last). Returns 0 or -errno.
+    int resolve(std::string_view path, bool follow_last, std::string& canonical) const;
+
+    // ---- kernel_bind.cpp
+    bool driver_registered(const std::string& name) const;
+    bool match(const DriverState& drv, const DeviceState& d) const; // pci_match_device
+    int probe_with(DeviceState& d, const DriverState& drv);         // really_probe: 0 or -errno
+    bool device_attach(DeviceState& d);                             // first matching driver binds
+    void driver_attach(const DriverState& drv);                     // every unbound matching device
+    void release_driver(DeviceState& d);                            // device_release_driver
+    bool would_block(const DeviceState& d) const; // a held VFIO device would make release wait
+    bool group_held(int group) const;
+    int w_driver_override(std::unique_lock<std::mutex>&, const std::string& addr, std::string_view data);
+    int w_bind(std::unique_lock<std::mutex>&, const std::string& drv, std::string_view data);
+    int w_unbind(std::unique_lock<std::mutex>&, const std::string& drv, std::string_view data);
+    int w_new_id(const std::string& drv, std::string_view data);
+    int w_remove_id(const std::string& drv, std::string_view data);
+    int w_drivers_probe(std::string_view data);
+    int w_synth_uevent(const std::string& kind, const std::string& key, std::string_view data);
+
+    // ---- kernel_sriov.cpp
+    int w_sriov_numvfs(std::unique_lock<std::mutex>&, const std::string& pf, std::string_view data);
+    int w_sriov_autoprobe(const std::string& pf, std::string_view data);
+    void enable_vfs(DeviceState& pf, unsigned count, bool probe_now);
+    void disable_vfs(DeviceState& pf);
+    void remove_device(DeviceState& d); // unbind + remove event; d stays in `devices` as absent
+    void add_device(DeviceState& d);    // add event (+ change for VFs) + autoprobe
+    std::string vf_netdev_name(const DeviceState& vf) const;
+    const Fault* find_pf_fault(Fault::Kind kind, const std::string& pf) const;
+
+    // ---- kernel_mdev.cpp
+    unsigned mdev_available(const DeviceState& parent, const MdevTypeSpec& type) const;
+    int w_mdev_create(const std::string& parent, const std::string& type, std::string_view data);
+    int w_mdev_remove(std::unique_lock<std::mutex>&, const std::string& uuid, std::string_view data);
+    void remove_mdev(const std::string& uuid);
+    void register_mdev_parent(DeviceState& d);
+    void unregister_mdev_parent(DeviceState& d);
+    std::vector<const VgpuProfileSpec*> creatable_vgpu(const DeviceState& vf) const;
+    int w_current_vgpu(std::unique_lock<std::mutex>&, const std::string& vf, std::string_view data);
+    void clear_vgpu(DeviceState& vf);
+
+    // ---- netdevs (kernel_bind.cpp)
+    void register_netdev(const std::string& name, const DeviceState* d);
+    void unregister_netdev(const std::string& name);
+
+    DeviceState* dev(std::string_view addr) {
+        auto it = devices.find(std::string(addr));
+        return it == devices.end() || !it->second.present ? nullptr : &it->second;
+    }
+    const DeviceState* dev(std::string_view addr) const {
+        auto it = devices.find(std::string(addr));
+        return it == devices.end() || !it->second.present ? nullptr : &it->second;
+    }
+};
+
+// The pimpl the public header declares.
+struct Kernel::Impl : simhost::Impl {
+    using simhost::Impl::Impl;
+};
+
+// Helpers shared by the handlers.
+std::string strip_newline(std::string_view s); // sysfs_streq-style: one trailing '\n' ignored
+// lib/kstrtox.c kstrto*: 0, -EINVAL (not a number) or -ERANGE (above max).
+int kstrtoull(std::string_view s, unsigned base, unsigned long long max, unsigned long long& out);
+int kstrtobool(std::string_view s, bool& out);
+std::string rel_link(std::string_view from_dir, std::string_view to); // relative symlink text
+std::string parent_dir(std::string_view path);
+
+} // namespace simhost

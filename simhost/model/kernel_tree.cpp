@@ -1,0 +1,535 @@
+// The sysfs tree: materialised from the model state (rebuilt lazily after structural changes) with the
+// real kernel's layout (sysfs-abi.md §1-4): device directories under /devices/pci<dom>:<bus>/..., relative
+// links from /bus, /class, /kernel/iommu_groups and /module, attribute formats from pci-sysfs.c, iov.c,
+// mdev_sysfs.c and net-sysfs.c. File contents are computed at read time from the state.
+#include "kernel_impl.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace simhost {
+
+namespace {
+
+constexpr unsigned kRO = 0444, kRW = 0644, kWO = 0200;
+
+class Builder {
+public:
+    explicit Builder(std::map<std::string, Node, std::less<>>& t) : t_(t) {
+        t_.clear();
+        t_["/"] = Node{};
+    }
+    void dir(const std::string& path) {
+        if (t_.count(path))
+            return;
+        auto parent = parent_dir(path);
+        dir(parent);
+        t_[parent].children.push_back(path.substr(path.rfind('/') + 1));
+        t_[path] = Node{};
+    }
+    Node& file(const std::string& path, unsigned mode, Reader r, Writer w = nullptr) {
+        add(path);
+        Node& n = t_[path];
+        n.kind = NodeKind::File;
+        n.mode = mode;
+        n.read = std::move(r);
+        n.write = std::move(w);
+        return n;
+    }
+    void text(const std::string& path, std::string value) {
+        file(path, kRO, [v = std::move(value)](const Impl&) { return v; });
+    }
+    void link(const std::string& path, const std::string& target_abs) {
+        add(path);
+        Node& n = t_[path];
+        n.kind = NodeKind::Symlink;
+        n.mode = 0777;
+        n.target = rel_link(parent_dir(path), target_abs);
+    }
+
+private:
+    void add(const std::string& path) {
+        auto parent = parent_dir(path);
+        dir(parent);
+        if (!t_.count(path))
+            t_[parent].children.push_back(path.substr(path.rfind('/') + 1));
+    }
+    std::map<std::string, Node, std::less<>>& t_;
+};
+
+std::string fmt(const char* f, unsigned long long v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+// A type-0 (or type-1 for bridges) configuration header, enough for lspci: IDs, command/status, class,
+// revision, header type, a 64-bit memory BAR, subsystem IDs, interrupt pin. No capability list.
+std::string config_space(const DeviceState& d) {
+    std::string c(256, '\0');
+    auto put16 = [&](size_t off, unsigned v) {
+        c[off] = char(v & 0xff);
+        c[off + 1] = char((v >> 8) & 0xff);
+    };
+    auto put32 = [&](size_t off, unsigned v) {
+        put16(off, v & 0xffff);
+        put16(off + 2, v >> 16);
+    };
+    // Hardware VFs read 0xffff here (lspci takes VF IDs from sysfs); we keep the IDs iov.c stores in
+    // pdev->vendor/device so tools that read only config space still see them.
+    put16(0x00, d.vendor);
+    put16(0x02, d.device);
+    put16(0x04, d.driver.empty() ? 0x0000 : 0x0006); // memory + bus master once a driver enabled it
+    put16(0x06, 0x0010);                             // capabilities list bit off: status only
+    c[0x08] = char(d.revision);
+    c[0x09] = char(d.class_code & 0xff);
+    c[0x0a] = char((d.class_code >> 8) & 0xff);
+    c[0x0b] = char((d.class_code >> 16) & 0xff);
+    bool bridge = (d.class_code >> 8) == 0x0604;
+    c[0x0e] = char(bridge ? 0x01 : 0x00);
+    if (!bridge) {
+        put32(0x10, 0x0000000c); // 64-bit prefetchable memory BAR
+        put16(0x2c, d.subsystem_vendor);
+        put16(0x2e, d.subsystem_device);
+        c[0x3d] = 1; // INTA
+    } else {
+        c[0x18] = char(d.addr.bus);
+        c[0x19] = char(d.addr.bus + 1);
+        c[0x1a] = char(d.addr.bus + 1);
+    }
+    c[0x3c] = char(d.spec ? d.spec->irq : 0);
+    return c;
+}
+
+std::string resource_lines(const DeviceState& d) {
+    // pci-sysfs.c resource_show: PCI_BRIDGE_RESOURCES (13) lines for endpoints, DEVICE_COUNT_RESOURCE
+    // (17) for bridges, each "0x%016llx 0x%016llx 0x%016llx".
+    bool bridge = (d.class_code >> 8) == 0x0604;
+    unsigned lines = bridge ? 17 : 13;
+    std::string out;
+    unsigned long long base = 0x380000000000ull + (static_cast<unsigned long long>(d.addr.bus) << 24) +
+                              (static_cast<unsigned long long>(d.addr.devfn()) << 16);
+    for (unsigned i = 0; i < lines; ++i) {
+        char buf[80];
+        if (i == 0 && !bridge)
+            std::snprintf(buf, sizeof buf, "0x%016llx 0x%016llx 0x%016llx\n", base, base + 0xffff,
+                          0x000000000014220cull);
+        else
+            std::snprintf(buf, sizeof buf, "0x%016llx 0x%016llx 0x%016llx\n", 0ull, 0ull, 0ull);
+        out += buf;
+    }
+    return out;
+}
+
+} // namespace
+
+void Impl::rebuild() const {
+    Builder b(tree);
+    for (auto top : {"/bus", "/class", "/devices", "/kernel", "/module"})
+        b.dir(top);
+    b.dir("/bus/pci/devices");
+    b.dir("/bus/pci/drivers");
+    b.dir("/bus/mdev/devices");
+    b.dir("/bus/mdev/drivers/vfio_mdev");
+    b.dir("/class/net");
+    b.dir("/class/mdev_bus");
+    b.dir("/kernel/iommu_groups");
+    b.dir("/devices/virtual/net");
+
+    // ---- /bus/pci bus-level files (drivers/base/bus.c)
+    b.file(
+        "/bus/pci/drivers_autoprobe", kRW,
+        [](const Impl& k) { return std::string(k.bus_autoprobe ? "1\n" : "0\n"); },
+        [](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+            // bus.c drivers_autoprobe_store: '0' disables, anything else enables.
+            k.bus_autoprobe = v.empty() || v[0] != '0';
+            return 0;
+        });
+    b.file("/bus/pci/drivers_probe", kWO, nullptr,
+           [](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) { return k.w_drivers_probe(v); });
+    b.file("/bus/pci/rescan", kWO, nullptr, [](Impl&, std::unique_lock<std::mutex>&, std::string_view v) {
+        unsigned long long x;
+        return kstrtoull(v, 0, ~0ull, x); // nothing new to find on a simulated bus
+    });
+    b.file("/bus/pci/uevent", kWO, nullptr,
+           [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
+
+    // ---- drivers
+    for (auto& name : driver_order) {
+        if (!driver_registered(name))
+            continue;
+        auto& drv = drivers.at(name);
+        std::string d = "/bus/pci/drivers/" + name;
+        b.dir(d);
+        b.file(d + "/bind", kWO, nullptr,
+               [name](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                   return k.w_bind(l, name, v);
+               });
+        b.file(d + "/unbind", kWO, nullptr,
+               [name](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                   return k.w_unbind(l, name, v);
+               });
+        b.file(d + "/new_id", kWO, nullptr,
+               [name](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                   return k.w_new_id(name, v);
+               });
+        b.file(d + "/remove_id", kWO, nullptr,
+               [name](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                   return k.w_remove_id(name, v);
+               });
+        b.file(d + "/uevent", kWO, nullptr,
+               [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
+        if (!drv.spec.module.empty())
+            b.link(d + "/module", "/module/" + drv.spec.module);
+        for (auto& [addr, dev] : devices)
+            if (dev.present && dev.driver == name)
+                b.link(d + "/" + addr, dev.dir);
+    }
+    for (auto& m : loaded_modules) {
+        std::string d = "/module/" + m;
+        b.dir(d + "/drivers");
+        for (auto& name : driver_order)
+            if (drivers.at(name).spec.module == m)
+                b.link(d + "/drivers/pci:" + name, "/bus/pci/drivers/" + name);
+        b.text(d + "/initstate", "live\n");
+        b.text(d + "/refcnt", "0\n");
+    }
+
+    // ---- PCI devices
+    std::map<int, std::vector<std::pair<std::string, std::string>>> groups; // group -> (name, dir)
+    for (auto& [addr, dev] : devices) {
+        if (!dev.present)
+            continue;
+        const std::string& d = dev.dir;
+        const std::string a = addr;
+        b.dir(d);
+        b.link("/bus/pci/devices/" + addr, d);
+        auto dv = [a](const Impl& k) -> const DeviceState& { return *k.dev(a); };
+        b.file(d + "/vendor", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).vendor); });
+        b.file(d + "/device", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).device); });
+        b.file(d + "/subsystem_vendor", kRO,
+               [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_vendor); });
+        b.file(d + "/subsystem_device", kRO,
+               [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_device); });
+        b.file(d + "/class", kRO, [dv](const Impl& k) { return fmt("0x%06llx\n", dv(k).class_code); });
+        b.file(d + "/revision", kRO, [dv](const Impl& k) { return fmt("0x%02llx\n", dv(k).revision); });
+        b.file(d + "/modalias", kRO, [dv](const Impl& k) {
+            auto env = k.pci_uevent_env(dv(k));
+            auto pos = env.find("MODALIAS=");
+            return env.substr(pos + 9);
+        });
+        b.file(
+            d + "/uevent", kRW, [dv](const Impl& k) { return k.pci_uevent_env(dv(k)); },
+            [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                return k.w_synth_uevent("pci", a, v);
+            });
+        b.file(
+             d + "/config", kRW, [dv](const Impl& k) { return config_space(dv(k)); },
+             [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; })
+            .size = 256;
+        b.file(d + "/resource", kRO, [dv](const Impl& k) { return resource_lines(dv(k)); });
+        b.file(d + "/irq", kRO,
+               [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
+        b.file(
+            d + "/enable", kRW,
+            [dv](const Impl& k) { return std::string(dv(k).driver.empty() ? "0\n" : "1\n"); },
+            [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
+        b.file(d + "/numa_node", kRW, [dv](const Impl& k) {
+            return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n";
+        });
+        b.file(d + "/local_cpulist", kRO, [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
+        b.file(
+            d + "/driver_override", kRW,
+            [dv](const Impl& k) {
+                // pci-sysfs.c driver_override_show: sysfs_emit("%s\n") of a NULL pointer -> "(null)".
+                auto& o = dv(k).driver_override;
+                return (o ? *o : std::string("(null)")) + "\n";
+            },
+            [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                return k.w_driver_override(l, a, v);
+            });
+        if (!dev.spec->is_bridge() || dev.is_vf)
+            b.file(d + "/reset", kWO, nullptr, [](Impl&, std::unique_lock<std::mutex>&, std::string_view v) {
+                // pci-sysfs.c reset_store: kstrtoul, only 1 is accepted.
+                unsigned long long x;
+                if (kstrtoull(v, 0, ~0ull, x) || x != 1)
+                    return -EINVAL;
+                return 0;
+            });
+        b.link(d + "/subsystem", "/bus/pci");
+        if (!dev.driver.empty())
+            b.link(d + "/driver", "/bus/pci/drivers/" + dev.driver);
+        if (dev.iommu_group >= 0) {
+            b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(dev.iommu_group));
+            groups[dev.iommu_group].emplace_back(addr, d);
+        }
+        // iov.c: PF attribute group (sriov_*) only when dev_is_pf; virtfnN / physfn links.
+        if (!dev.is_vf && dev.spec->sriov) {
+            auto& s = *dev.spec->sriov;
+            b.file(d + "/sriov_totalvfs", kRO, [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
+            b.file(
+                d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
+                [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                    return k.w_sriov_numvfs(l, a, v);
+                });
+            b.file(d + "/sriov_offset", kRO, [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
+            b.file(d + "/sriov_stride", kRO, [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
+            // iov.c sriov_vf_device_show: "%x\n", no 0x prefix (unlike the device file).
+            b.file(d + "/sriov_vf_device", kRO, [o = s.vf_device](const Impl&) { return fmt("%llx\n", o); });
+            b.file(
+                d + "/sriov_drivers_autoprobe", kRW,
+                [dv](const Impl& k) { return std::string(dv(k).autoprobe ? "1\n" : "0\n"); },
+                [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                    return k.w_sriov_autoprobe(a, v);
+                });
+            b.text(d + "/sriov_vf_total_msix", "0\n");
+            for (unsigned i = 0; i < dev.numvfs; ++i) {
+                auto vf = vf_address(dev.addr, s.offset, s.stride, i).str();
+                if (auto* v = this->dev(vf))
+                    b.link(d + "/virtfn" + std::to_string(i), v->dir);
+            }
+        }
+        if (dev.is_vf)
+            b.link(d + "/physfn", devices.at(dev.pf).dir);
+        // mdev_sysfs.c: mdev_supported_types/<type>/ once the parent driver registered.
+        if (dev.mdev_registered && dev.spec->mdev) {
+            for (auto& ty : dev.spec->mdev->types) {
+                std::string td = d + "/mdev_supported_types/" + ty.id;
+                b.text(td + "/name", ty.name + "\n");
+                if (ty.description)
+                    b.text(td + "/description", *ty.description + "\n");
+                b.text(td + "/device_api", ty.device_api + "\n");
+                const MdevTypeSpec* tp = &ty;
+                b.file(td + "/available_instances", kRO,
+                       [dv, tp](const Impl& k) { return fmt("%llu\n", k.mdev_available(dv(k), *tp)); });
+                b.file(td + "/create", kWO, nullptr,
+                       [a, id = ty.id](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                           return k.w_mdev_create(a, id, v);
+                       });
+                b.dir(td + "/devices");
+                for (auto& [uuid, m] : mdevs)
+                    if (m.parent == addr && m.type == ty.id)
+                        b.link(td + "/devices/" + uuid, d + "/" + uuid);
+            }
+            b.link("/class/mdev_bus/" + addr, d);
+        }
+        // NVIDIA vendor-specific VFIO: per-VF nvidia/ directory while the VF is bound to that driver.
+        if (dev.is_vf && dev.spec->vgpu && !dev.driver.empty() && drivers.at(dev.driver).spec.vendor_vgpu) {
+            b.file(d + "/nvidia/creatable_vgpu_types", kRO, [dv](const Impl& k) {
+                std::string out;
+                for (auto* p : k.creatable_vgpu(dv(k)))
+                    out += std::to_string(p->id) + " : " + p->name + "\n";
+                return out;
+            });
+            b.file(
+                d + "/nvidia/current_vgpu_type", kRW,
+                [dv](const Impl& k) { return fmt("%llu\n", dv(k).vgpu_type); },
+                [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                    return k.w_current_vgpu(l, a, v);
+                });
+        }
+    }
+
+    // ---- mdev devices
+    for (auto& [uuid, m] : mdevs) {
+        const DeviceState* parent = dev(m.parent);
+        if (!parent)
+            continue;
+        std::string d = parent->dir + "/" + uuid;
+        b.dir(d);
+        b.link(d + "/mdev_type", parent->dir + "/mdev_supported_types/" + m.type);
+        b.file(d + "/remove", kWO, nullptr,
+               [u = uuid](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                   return k.w_mdev_remove(l, u, v);
+               });
+        b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(m.group));
+        b.link(d + "/driver", "/bus/mdev/drivers/vfio_mdev");
+        b.link(d + "/subsystem", "/bus/mdev");
+        b.file(
+            d + "/uevent", kRW,
+            [t = m.type](const Impl&) { return "DRIVER=vfio_mdev\nMDEV_TYPE=" + t + "\n"; },
+            [u = uuid](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                return k.w_synth_uevent("mdev", u, v);
+            });
+        b.link("/bus/mdev/devices/" + uuid, d);
+        b.link("/bus/mdev/drivers/vfio_mdev/" + uuid, d);
+        groups[m.group].emplace_back(uuid, d);
+    }
+
+    // ---- netdevs
+    for (auto& [name, n] : netdevs) {
+        const std::string d = n.dir;
+        b.dir(d);
+        auto nv = [name](const Impl& k) -> const NetdevState& { return k.netdevs.at(name); };
+        b.file(d + "/address", kRO, [nv](const Impl& k) { return nv(k).mac + "\n"; });
+        b.text(d + "/addr_len", "6\n");
+        b.text(d + "/broadcast", "ff:ff:ff:ff:ff:ff\n");
+        // net-sysfs.c flags: IFF_BROADCAST|IFF_MULTICAST (0x1002) plus IFF_UP (0x1) when up; lo is 0x8/0x9.
+        b.file(d + "/flags", kRW, [nv](const Impl& k) {
+            auto& x = nv(k);
+            unsigned f = x.name == "lo" ? 0x8 : 0x1002;
+            return fmt("0x%llx\n", f | (x.up ? 1u : 0u));
+        });
+        b.file(d + "/operstate", kRO, [nv](const Impl& k) {
+            auto& x = nv(k);
+            return std::string(x.name == "lo" ? "unknown\n" : x.up ? "up\n" : "down\n");
+        });
+        b.file(d + "/ifindex", kRO, [nv](const Impl& k) { return fmt("%llu\n", nv(k).ifindex); });
+        b.file(d + "/iflink", kRO, [nv](const Impl& k) { return fmt("%llu\n", nv(k).ifindex); });
+        b.text(d + "/mtu", name == "lo" ? "65536\n" : "1500\n");
+        b.text(d + "/type", name == "lo" ? "772\n" : "1\n");
+        b.file(
+            d + "/uevent", kRW,
+            [nv](const Impl& k) {
+                auto& x = nv(k);
+                return "INTERFACE=" + x.name + "\nIFINDEX=" + std::to_string(x.ifindex) + "\n";
+            },
+            [name](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                return k.w_synth_uevent("net", name, v);
+            });
+        b.link(d + "/subsystem", "/class/net");
+        if (!n.device.empty())
+            if (auto* pd = dev(n.device))
+                b.link(d + "/device", pd->dir);
+        if (!n.master.empty() && netdevs.count(n.master)) {
+            auto& m = netdevs.at(n.master);
+            b.link(d + "/master", m.dir);
+            b.link(d + "/upper_" + m.name, m.dir);
+            b.link(m.dir + "/lower_" + name, d);
+        }
+        b.link("/class/net/" + name, d);
+    }
+
+    // ---- IOMMU groups (iommu.c): /kernel/iommu_groups/N/devices/<dev> -> the device.
+    for (auto& [g, members] : groups) {
+        std::string gd = "/kernel/iommu_groups/" + std::to_string(g);
+        b.dir(gd + "/devices");
+        for (auto& [name, dir] : members)
+            b.link(gd + "/devices/" + name, dir);
+        b.text(gd + "/type", "DMA\n");
+        b.text(gd + "/reserved_regions", "");
+    }
+    dirty = false;
+}
+
+int Impl::resolve(std::string_view path, bool follow_last, std::string& canonical) const {
+    if (dirty)
+        rebuild();
+    if (path.empty() || path[0] != '/')
+        return -ENOENT;
+    std::vector<std::string> todo; // remaining components, reversed
+    {
+        std::vector<std::string> parts;
+        size_t i = 0;
+        while (i < path.size()) {
+            while (i < path.size() && path[i] == '/')
+                ++i;
+            size_t j = path.find('/', i);
+            if (j == std::string_view::npos)
+                j = path.size();
+            if (j > i)
+                parts.emplace_back(path.substr(i, j - i));
+            i = j;
+        }
+        todo.assign(parts.rbegin(), parts.rend());
+    }
+    std::string cur = "/";
+    int hops = 0;
+    while (!todo.empty()) {
+        std::string comp = std::move(todo.back());
+        todo.pop_back();
+        if (comp == ".")
+            continue;
+        if (comp == "..") {
+            cur = parent_dir(cur);
+            continue;
+        }
+        auto it = tree.find(cur);
+        if (it == tree.end())
+            return -ENOENT;
+        if (it->second.kind != NodeKind::Directory)
+            return -ENOTDIR;
+        std::string next = cur == "/" ? "/" + comp : cur + "/" + comp;
+        auto nit = tree.find(next);
+        if (nit == tree.end())
+            return -ENOENT;
+        if (nit->second.kind == NodeKind::Symlink && (follow_last || !todo.empty())) {
+            if (++hops > 40)
+                return -ELOOP;
+            // Push the target's components (relative to cur) in front of what remains.
+            const std::string& t = nit->second.target;
+            std::vector<std::string> tp;
+            size_t i = 0;
+            while (i < t.size()) {
+                size_t j = t.find('/', i);
+                if (j == std::string::npos)
+                    j = t.size();
+                if (j > i)
+                    tp.push_back(t.substr(i, j - i));
+                i = j + 1;
+            }
+            for (auto r = tp.rbegin(); r != tp.rend(); ++r)
+                todo.push_back(*r);
+            continue;
+        }
+        cur = std::move(next);
+    }
+    canonical = cur;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Kernel filesystem API
+
+int Kernel::stat(std::string_view path, NodeInfo& out) const {
+    std::lock_guard lock(impl_->mu);
+    std::string c;
+    if (int r = impl_->resolve(path, false, c))
+        return r;
+    const Node& n = impl_->tree.at(c);
+    out.kind = n.kind;
+    out.mode = n.mode;
+    out.size = n.kind == NodeKind::File ? n.size : 0;
+    return 0;
+}
+
+int Kernel::list(std::string_view path, std::vector<std::string>& names) const {
+    std::lock_guard lock(impl_->mu);
+    std::string c;
+    if (int r = impl_->resolve(path, true, c))
+        return r;
+    const Node& n = impl_->tree.at(c);
+    if (n.kind != NodeKind::Directory)
+        return -ENOTDIR;
+    names = n.children;
+    return 0;
+}
+
+int Kernel::readlink(std::string_view path, std::string& target) const {
+    std::lock_guard lock(impl_->mu);
+    std::string c;
+    if (int r = impl_->resolve(path, false, c))
+        return r;
+    const Node& n = impl_->tree.at(c);
+    if (n.kind != NodeKind::Symlink)
+        return -EINVAL;
+    target = n.target;
+    return 0;
+}
+
+int Kernel::read(std::string_view path, std::string& content) const {
+    std::lock_guard lock(impl_->mu);
+    std::string c;
+    if (int r = impl_->resolve(path, true, c))
+        return r;
+    const Node& n = impl_->tree.at(c);
+    if (n.kind == NodeKind::Directory)
+        return -EISDIR;
+    if (!(n.mode & 0444) || !n.read)
+        return -EACCES; // write-only attributes (bind, create, remove ...)
+    content = n.read(*impl_);
+    return 0;
+}
+
+} // namespace simhost

@@ -1,0 +1,34 @@
+// The control socket (AF_UNIX stream, one request per connection) served on its own thread. The same
+// thread owns the holder processes, so it also notices when one dies (pidfd) and drops its hold.
+#pragma once
+
+#include "control_commands.hpp"
+#include "holders.hpp"
+
+#include <string>
+#include <thread>
+
+namespace simhost {
+
+class ControlServer {
+public:
+    ControlServer(Kernel& kernel, DevNodes& devnodes, const std::string& simhost_executable);
+    ~ControlServer(); // stops the thread, kills holders
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    void start(const std::string& socket_path); // throws on failure
+    void stop();
+
+private:
+    void serve();
+    void answer(int client);
+
+    Holders holders_;
+    ControlCommands commands_;
+    int listen_fd_ = -1;
+    int wake_fd_ = -1;
+    std::thread thread_;
+};
+
+} // namespace simhost

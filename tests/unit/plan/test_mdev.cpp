@@ -1,0 +1,137 @@
+// mdev UUIDs, ownership, attrs, capacity, explicit UUIDs, parent conflicts and absent parents.
+#include "plan/mdev_uuid.hpp"
+#include "plan_fixtures.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace plan_test;
+
+namespace {
+
+const std::string kGpu = "0000:3d:00.0";
+
+ObservedState gpu(uint32_t available) {
+    ObservedState host;
+    PciDevice d = plain_device(kGpu, "nvidia");
+    d.mdev_types = {MdevType{"nvidia-222", "GRID T4-1Q", "vfio-pci", available, {}}};
+    host.devices[kGpu] = d;
+    return host;
+}
+
+MdevEntry mdev_entry(const std::string& type, std::optional<uint32_t> count, uint32_t line = 4) {
+    MdevEntry e;
+    e.parent = by_address(kGpu);
+    e.type = type;
+    e.count = count;
+    e.source = at(line, "20-gpus.toml");
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("UUIDv5 instance names are deterministic and match an independent implementation") {
+    // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "mdev.hostdevd.io")
+    CHECK(uuid_v5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "mdev.hostdevd.io") == kMdevNamespaceUuid);
+    // Python: uuid.uuid5(ns, "0000:3d:00.0/0") and ".../1"
+    CHECK(mdev_instance_uuid(kGpu, 0) == "ddaf6d4d-dd33-5790-a498-fe63de0441cd");
+    CHECK(mdev_instance_uuid(kGpu, 1) == "a9854ed7-12fe-5c4d-a80b-38f333c3e417");
+    CHECK(mdev_instance_uuid(kGpu, 0) == mdev_instance_uuid(kGpu, 0));
+    CHECK(mdev_instance_uuid("0000:3d:00.1", 0) != mdev_instance_uuid(kGpu, 0));
+    CHECK_THROWS_AS(uuid_v5("not-a-uuid", "x"), std::invalid_argument);
+}
+
+TEST_CASE("mdev create writes the UUID, then each attr in order") {
+    DesiredState d;
+    MdevEntry e = mdev_entry("nvidia-222", 1);
+    e.attrs = {{"vgpu_params", "frame_rate_limiter=0"}, {"enable", "1"}};
+    d.mdevs.push_back(e);
+    const std::string uuid = mdev_instance_uuid(kGpu, 0);
+    CHECK(only(make_plan(d, gpu(4)), ActionKind::CreateMdev).writes ==
+          writes({{"bus/pci/devices/0000:3d:00.0/mdev_supported_types/nvidia-222/create", uuid},
+                  {"bus/mdev/devices/" + uuid + "/vgpu_params", "frame_rate_limiter=0"},
+                  {"bus/mdev/devices/" + uuid + "/enable", "1"}}));
+}
+
+TEST_CASE("mdev creations beyond available_instances are blocked") {
+    DesiredState d;
+    d.mdevs.push_back(mdev_entry("nvidia-222", 3));
+    Plan plan = make_plan(d, gpu(2));
+    int safe = 0, blocked = 0;
+    for (const Action* a : actions_of(plan, ActionKind::CreateMdev)) {
+        safe += a->verdict == Verdict::Safe;
+        if (a->verdict == Verdict::Blocked) {
+            ++blocked;
+            CHECK(a->reason == "no nvidia-222 instances left on parent 0000:3d:00.0 (available_instances 2)");
+        }
+    }
+    CHECK(safe == 2);
+    CHECK(blocked == 1);
+}
+
+TEST_CASE("mdev type unknown on the parent is invalid - a parent without types waits") {
+    DesiredState d;
+    d.mdevs.push_back(mdev_entry("nvidia-999", 1));
+    Plan plan = make_plan(d, gpu(2));
+    const Action& a = only(plan, ActionKind::CreateMdev);
+    CHECK(a.verdict == Verdict::Invalid);
+    CHECK(a.reason == "parent 0000:3d:00.0 has no mdev type nvidia-999 (offers: nvidia-222)");
+    ObservedState bare = gpu(2);
+    bare.devices.at(kGpu).mdev_types.clear();
+    CHECK(only(make_plan(d, bare), ActionKind::CreateMdev).verdict == Verdict::Waiting);
+}
+
+TEST_CASE("explicit UUIDs: created, owned only while listed - others' instances are foreign") {
+    DesiredState d;
+    MdevEntry e = mdev_entry("nvidia-222", std::nullopt);
+    e.uuids = {"c2177883-f1bb-47f0-914d-32a22e3a8804"};
+    d.mdevs.push_back(e);
+    ObservedState host = gpu(3);
+    host.mdevs["0d000000-0000-4000-8000-000000000000"] =
+        MdevDevice{"0d000000-0000-4000-8000-000000000000", kGpu, "nvidia-222", 3, {}};
+    Plan plan = make_plan(d, host);
+    CHECK(only(plan, ActionKind::CreateMdev).object == "c2177883-f1bb-47f0-914d-32a22e3a8804");
+    CHECK(actions_of(plan, ActionKind::RemoveMdev).empty());
+    CHECK(status(plan, "0d000000-0000-4000-8000-000000000000").state == ObjectState::Foreign);
+}
+
+TEST_CASE("an instance that exists with the desired type is converged") {
+    DesiredState d;
+    d.mdevs.push_back(mdev_entry("nvidia-222", 1));
+    ObservedState host = gpu(3);
+    const std::string uuid = mdev_instance_uuid(kGpu, 0);
+    host.mdevs[uuid] = MdevDevice{uuid, kGpu, "nvidia-222", 3, {"pid 3 (qemu)"}};
+    Plan plan = make_plan(d, host);
+    CHECK(plan.actions.empty());
+    CHECK(status(plan, uuid).state == ObjectState::Converged);
+    CHECK(status(plan, uuid).role == "mdev");
+}
+
+TEST_CASE("two count entries on one parent conflict - identical ones do not") {
+    DesiredState d;
+    d.mdevs.push_back(mdev_entry("nvidia-222", 1, 4));
+    d.mdevs.push_back(mdev_entry("nvidia-222", 2, 9));
+    Plan plan = make_plan(d, gpu(4));
+    CHECK(plan.actions.empty());
+    REQUIRE(plan.conflicts.size() == 1);
+    CHECK(plan.conflicts[0] ==
+          "0000:3d:00.0: [[mdev]] entries 20-gpus.toml:4 and 20-gpus.toml:9 select the same parent with "
+          "conflicting settings");
+    CHECK(status(plan, mdev_instance_uuid(kGpu, 0)).state == ObjectState::Blocked);
+
+    DesiredState same;
+    same.mdevs.push_back(mdev_entry("nvidia-222", 1, 4));
+    same.mdevs.push_back(mdev_entry("nvidia-222", 1, 9));
+    Plan ok = make_plan(same, gpu(4));
+    CHECK(ok.conflicts.empty());
+    CHECK(actions_of(ok, ActionKind::CreateMdev).size() == 1);
+}
+
+TEST_CASE("an [[mdev]] entry whose parent is missing is absent") {
+    DesiredState d;
+    MdevEntry e = mdev_entry("nvidia-222", 1);
+    e.parent = by_address("0000:af:00.0");
+    d.mdevs.push_back(e);
+    Plan plan = make_plan(d, gpu(4));
+    CHECK(status(plan, "20-gpus.toml:4").state == ObjectState::Absent);
+    CHECK(status(plan, "20-gpus.toml:4").reason == "no device matches parent address=0000:af:00.0");
+}
