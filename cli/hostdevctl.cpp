@@ -4,27 +4,34 @@
 //   hostdevctl plan     [--config-dir DIR] [--json] what a reconcile would do, with verdicts and reasons
 //   hostdevctl apply    [--config-dir DIR] [--json] one-shot reconcile of the safe actions
 //   hostdevctl devices  [--json]                    inventory: PFs, VFs, drivers, groups, holders
+//   hostdevctl status   [--json]                    what the running daemon reports (D-Bus)
+//   hostdevctl import-mdevctl [DIR]                 /etc/mdevctl.d definitions as hostdevd TOML
+//
+// When hostdevd runs (io.hostdevd1 is on the system bus), `plan` shows the daemon's plan and `apply`
+// asks the daemon to reload and reconcile instead of writing behind its back; `--local` forces the
+// one-shot behaviour.
 //
 // Exit status: 0 success/converged, 1 failure (invalid configuration, a write failed), 2 usage error,
 // 3 apply finished with blocked/waiting/invalid actions left (nothing failed, something was not done).
-#include <getopt.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <iostream>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "apply/module_loader.hpp"
 #include "apply/writer.hpp"
 #include "config/loader.hpp"
+#include "daemon_client.hpp"
+#include "import_mdevctl.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 #include "reconcile/one_shot.hpp"
 #include "report/json.hpp"
 #include "report/table.hpp"
 #include "sysfs/layout.hpp"
+
+#include <cstdio>
+#include <getopt.h>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -42,10 +49,14 @@ commands:
   plan       show what a reconcile would do now, each action with its verdict and reason
   apply      reconcile once: apply every safe action, wave by wave, until nothing safe remains
   devices    list PCI devices, SR-IOV PFs with their VFs, drivers, IOMMU groups and holders
+  status     what the running hostdevd reports over D-Bus (manager state, devices, mdevs)
+  import-mdevctl [DIR]
+             print mdevctl's definitions (default /etc/mdevctl.d) as a hostdevd configuration
 
 options:
   --config-dir DIR   configuration directory (default /etc/hostdevd)
-  --json             machine-readable output (plan, apply, devices)
+  --json             machine-readable output (plan, apply, devices, status)
+  --local            plan/apply here even when the daemon runs (normally they go through it)
   -h, --help         this text
 
 exit status: 0 ok/converged, 1 failed (invalid configuration or a write failed), 2 usage error,
@@ -54,8 +65,10 @@ exit status: 0 ok/converged, 1 failed (invalid configuration or a write failed),
 
 struct Options {
     std::string command;
+    std::string argument; // import-mdevctl DIR
     std::string config_dir = "/etc/hostdevd";
     bool json = false;
+    bool local = false;
 };
 
 int usage_error(const std::string& message) {
@@ -66,10 +79,11 @@ int usage_error(const std::string& message) {
 // Parses argv; returns an exit code when the program should stop now. getopt_long permutes argv, so
 // options may stand before or after the command.
 std::optional<int> parse_args(int argc, char** argv, Options& opts) {
-    enum { kConfigDir = 1000, kJson };
+    enum { kConfigDir = 1000, kJson, kLocal };
     static const option long_options[] = {
         {"config-dir", required_argument, nullptr, kConfigDir},
         {"json", no_argument, nullptr, kJson},
+        {"local", no_argument, nullptr, kLocal},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
@@ -85,6 +99,9 @@ std::optional<int> parse_args(int argc, char** argv, Options& opts) {
         case kJson:
             opts.json = true;
             break;
+        case kLocal:
+            opts.local = true;
+            break;
         case 'h':
             std::cout << kUsage;
             return kExitOk;
@@ -95,12 +112,14 @@ std::optional<int> parse_args(int argc, char** argv, Options& opts) {
         }
     }
     if (optind >= argc)
-        return usage_error("a command is required (validate, plan, apply, devices)");
+        return usage_error("a command is required (validate, plan, apply, devices, status, import-mdevctl)");
     opts.command = argv[optind++];
+    if (opts.command == "import-mdevctl" && optind < argc)
+        opts.argument = argv[optind++];
     if (optind < argc)
         return usage_error("unexpected argument '" + std::string(argv[optind]) + "'");
-    if (opts.json && opts.command == "validate")
-        return usage_error("validate has no --json output");
+    if (opts.json && (opts.command == "validate" || opts.command == "import-mdevctl"))
+        return usage_error(opts.command + " has no --json output");
     return std::nullopt;
 }
 
@@ -122,11 +141,27 @@ int cmd_validate(const Options& opts) {
     if (!desired)
         return kExitFailed;
     std::cout << opts.config_dir << ": valid (" << desired->files.size() << " files, " << desired->pfs.size()
-              << " pf, " << desired->devices.size() << " device, " << desired->mdevs.size() << " mdev entries)\n";
+              << " pf, " << desired->devices.size() << " device, " << desired->mdevs.size()
+              << " mdev entries)\n";
     return kExitOk;
 }
 
 int cmd_plan(const Options& opts) {
+    if (auto daemon = opts.local ? nullptr : DaemonClient::connect_if_running()) {
+        if (opts.json) {
+            std::cout << daemon->describe().at("plan").dump(2) << '\n';
+            return kExitOk;
+        }
+        Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
+        for (const auto& [object, action, verdict, reason, detail] : daemon->plan())
+            t.add({object, action, verdict, reason});
+        std::cout << "(the plan of the running hostdevd; --local to plan here)\n";
+        if (t.empty())
+            std::cout << "nothing to do: the host matches the configuration\n";
+        else
+            t.render(std::cout);
+        return kExitOk;
+    }
     auto desired = load_or_report(opts);
     if (!desired)
         return kExitFailed;
@@ -151,6 +186,14 @@ int cmd_devices(const Options& opts) {
 }
 
 int cmd_apply(const Options& opts) {
+    if (auto daemon = opts.local ? nullptr : DaemonClient::connect_if_running()) {
+        // Never race the daemon: ask it to reload and reconcile, and report what it reaches.
+        std::string state = daemon->reload_and_reconcile(60'000);
+        std::cout << "hostdevd reloaded and reconciled: state " << state << '\n';
+        if (state == "converged")
+            return kExitOk;
+        return state == "blocked" ? kExitNotConverged : kExitFailed;
+    }
     auto desired = load_or_report(opts);
     if (!desired)
         return kExitFailed;
@@ -179,11 +222,68 @@ int cmd_apply(const Options& opts) {
                   << (report.passes == 1 ? " pass" : " passes") << '\n';
     }
     switch (report.result) {
-    case OneShotResult::Converged: return kExitOk;
-    case OneShotResult::Blocked: return kExitNotConverged;
-    case OneShotResult::Failed: return kExitFailed;
+    case OneShotResult::Converged:
+        return kExitOk;
+    case OneShotResult::Blocked:
+        return kExitNotConverged;
+    case OneShotResult::Failed:
+        return kExitFailed;
     }
     return kExitFailed;
+}
+
+std::string joined(const nlohmann::json& list) {
+    std::string out;
+    for (const auto& item : list)
+        out += (out.empty() ? "" : "; ") + item.get<std::string>();
+    return out.empty() ? "-" : out;
+}
+
+int cmd_status(const Options& opts) {
+    auto daemon = DaemonClient::connect_if_running();
+    if (!daemon) {
+        std::cerr << "hostdevctl: hostdevd is not running (nobody owns io.hostdevd1 on the system bus)\n";
+        return kExitFailed;
+    }
+    nlohmann::json d = daemon->describe();
+    if (opts.json) {
+        std::cout << d.dump(2) << '\n';
+        return kExitOk;
+    }
+    const auto& m = d.at("manager");
+    std::cout << "hostdevd " << m.at("version").get<std::string>() << ": " << m.at("state").get<std::string>()
+              << ", configuration generation " << m.at("config_generation").get<uint64_t>() << " ("
+              << m.at("config_files").size() << " files)\n";
+    if (!m.at("config_valid").get<bool>())
+        std::cout << "configuration error (previous one still in force): "
+                  << m.at("config_error").get<std::string>() << '\n';
+    Table t({"DEVICE", "ROLE", "DRIVER", "WANTS", "VFS", "STATE", "HOLDERS", "REASON"});
+    for (const auto& v : d.at("devices")) {
+        std::string vfs = v.at("role") == "pf" ? std::to_string(v.at("num_vfs").get<unsigned>()) + "/" +
+                                                     (v.at("desired_vfs").get<std::string>().empty()
+                                                          ? "-"
+                                                          : v.at("desired_vfs").get<std::string>())
+                                               : "-";
+        std::string wants =
+            v.at("managed").get<bool>() ? "(managed)" : v.at("desired_driver").get<std::string>();
+        t.add({v.at("address"), v.at("role"),
+               v.at("driver").get<std::string>().empty() ? "-" : v.at("driver").get<std::string>(),
+               wants.empty() ? "-" : wants, vfs, v.at("state"), joined(v.at("holders")), v.at("reason")});
+    }
+    std::cout << '\n';
+    t.render(std::cout);
+    if (!d.at("mdevs").empty()) {
+        Table md({"MDEV", "PARENT", "TYPE", "ACTIVE", "STATE", "HOLDERS", "REASON"});
+        for (const auto& v : d.at("mdevs"))
+            md.add({v.at("uuid"), v.at("parent"), v.at("type"), v.at("active").get<bool>() ? "yes" : "no",
+                    v.at("state"), joined(v.at("holders")), v.at("reason")});
+        std::cout << '\n';
+        md.render(std::cout);
+    }
+    for (const auto& a : d.at("absent"))
+        std::cout << "absent: " << a.at("object").get<std::string>() << " ("
+                  << a.at("source").get<std::string>() << ")\n";
+    return kExitOk;
 }
 
 } // namespace
@@ -201,6 +301,10 @@ int main(int argc, char** argv) {
             return cmd_apply(opts);
         if (opts.command == "devices")
             return cmd_devices(opts);
+        if (opts.command == "status")
+            return cmd_status(opts);
+        if (opts.command == "import-mdevctl")
+            return run_import_mdevctl(opts.argument.empty() ? "/etc/mdevctl.d" : opts.argument);
     } catch (const std::exception& e) {
         std::cerr << "hostdevctl: " << e.what() << '\n';
         return kExitFailed;

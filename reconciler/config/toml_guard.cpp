@@ -75,9 +75,11 @@ public:
                     context_ = Context::Normal;
                 break;
             case Context::BasicString:
-                if (c == '\\')
-                    advance(); // the escaped character, whatever it is
-                else if (c == '"' || c == '\n')
+                if (c == '\\') {
+                    if (escapes_non_ascii())
+                        return unsafe(kNonAsciiEscape);
+                    advance(); // the escaped character
+                } else if (c == '"' || c == '\n')
                     context_ = Context::Normal; // a newline here is toml++'s syntax error to report
                 break;
             case Context::LiteralString:
@@ -92,7 +94,9 @@ public:
                                           "put it on the same line as the backslash or escape it");
                         continue; // at the next significant character already
                     }
-                    advance();
+                    if (escapes_non_ascii())
+                        return unsafe(kNonAsciiEscape);
+                    advance(); // the escaped character
                 } else if (closes_triple('"')) {
                     context_ = Context::Normal;
                 }
@@ -120,6 +124,12 @@ private:
         }
         ++pos_;
     }
+
+    // toml++ tests the character after a backslash for whitespace (to find a line-ending backslash) before
+    // it validates the escape, so a non-ASCII one there reaches the bug. It is never a valid escape anyway.
+    static constexpr const char* kNonAsciiEscape =
+        "invalid escape: a backslash followed by a non-ASCII character";
+    bool escapes_non_ascii() const { return pos_ + 1 < text_.size() && is_non_ascii(text_[pos_ + 1]); }
 
     bool opens_triple(char quote) {
         if (text_.substr(pos_, 3) != std::string(3, quote))

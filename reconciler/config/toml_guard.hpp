@@ -7,8 +7,8 @@
 // Debian's 3.3). Found by tests/fuzz/fuzz_config. In TOML 1.0 a non-ASCII character is only legal inside
 // strings and comments, so refusing it elsewhere changes nothing but the message. Legal forms we also
 // refuse: inside strings, the code points that reach the bug (toml++ may scan a string's characters as
-// part of a bad token), and any non-ASCII character right after a line-ending backslash. Comments may
-// hold any text.
+// part of a bad token), and any non-ASCII character right after a backslash or a line-ending backslash
+// (toml++ tests it for whitespace first). Comments may hold any text.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,10 @@
 #include "daemon/apply_worker.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <system_error>
-
 #include "daemon/event_loop.hpp"
+
+#include <sys/eventfd.h>
+#include <system_error>
+#include <unistd.h>
 
 namespace hostdevd {
 

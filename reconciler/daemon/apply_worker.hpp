@@ -3,6 +3,9 @@
 // it is done; meanwhile it keeps serving D-Bus and udev, and can ask which write is in flight and since when.
 #pragma once
 
+#include "apply/executor.hpp"
+#include "model/plan.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -12,9 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "apply/executor.hpp"
-#include "model/plan.hpp"
 
 namespace hostdevd {
 

@@ -2,12 +2,12 @@
 // flapping instead of fighting in a loop"). Pure: time is a parameter, so it is unit-tested directly.
 #pragma once
 
+#include "model/plan.hpp"
+
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
-
-#include "model/plan.hpp"
 
 namespace hostdevd {
 

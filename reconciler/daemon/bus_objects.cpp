@@ -1,10 +1,9 @@
 #include "daemon/bus_objects.hpp"
 
-#include <systemd/sd-bus.h>
+#include "hostdevd1-adaptor.h"
 
 #include <cstdlib>
-
-#include "hostdevd1-adaptor.h"
+#include <systemd/sd-bus.h>
 
 namespace hostdevd {
 
@@ -29,8 +28,12 @@ void require_root(sdbus::IObject& object) {
 
 } // namespace
 
-std::string device_object_path(const std::string& address) { return encode("/io/hostdevd1/device", address); }
-std::string mdev_object_path(const std::string& uuid) { return encode("/io/hostdevd1/mdev", uuid); }
+std::string device_object_path(const std::string& address) {
+    return encode("/io/hostdevd1/device", address);
+}
+std::string mdev_object_path(const std::string& uuid) {
+    return encode("/io/hostdevd1/mdev", uuid);
+}
 
 class BusPublisher::ManagerObject final
     : public sdbus::AdaptorInterfaces<io::hostdevd1::Manager_adaptor, sdbus::ObjectManager_adaptor,

@@ -4,16 +4,15 @@
 // PropertiesChanged per object per publish().
 #pragma once
 
+#include "report/views.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <sdbus-c++/sdbus-c++.h>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <sdbus-c++/sdbus-c++.h>
-
-#include "report/views.hpp"
 
 namespace hostdevd {
 
@@ -32,7 +31,7 @@ using PlanRow = sdbus::Struct<std::string, std::string, std::string, std::string
 class ManagerBackend {
 public:
     virtual ~ManagerBackend() = default;
-    virtual void reload() = 0;          // throws sdbus::Error(io.hostdevd1.Error.InvalidConfig) on failure
+    virtual void reload() = 0; // throws sdbus::Error(io.hostdevd1.Error.InvalidConfig) on failure
     virtual void reconcile_now() = 0;
     virtual std::vector<PlanRow> plan_rows() = 0;
     virtual std::string describe() = 0;

@@ -1,23 +1,21 @@
 #include "daemon/daemon.hpp"
 
-#include <libudev.h>
-#include <signal.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
-#include <systemd/sd-daemon.h>
-#include <unistd.h>
-
-#include <sdbus-c++/sdbus-c++.h>
-#include <spdlog/spdlog.h>
-
-#include <cerrno>
-#include <cstring>
-#include <system_error>
-
 #include "config/loader.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 #include "report/json.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <libudev.h>
+#include <sdbus-c++/sdbus-c++.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <system_error>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 namespace hostdevd {
 
@@ -34,6 +32,20 @@ uint64_t realtime_usec() {
 constexpr const char* kWatchedSubsystems[] = {"pci", "mdev", "net", "vfio"};
 
 } // namespace
+
+sigset_t loop_signals() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    return mask;
+}
+
+void block_loop_signals() {
+    sigset_t mask = loop_signals();
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+}
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), writer_(layout_),
@@ -55,13 +67,9 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
-    // Signals arrive as events on the loop (SIGTERM/SIGINT stop, SIGHUP reloads).
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    // Signals arrive as events on the loop (SIGTERM/SIGINT stop, SIGHUP reloads). They are blocked in
+    // every thread (block_loop_signals() runs before any thread starts), so only the signalfd sees them.
+    sigset_t mask = loop_signals();
     signal_fd_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd_ < 0)
         throw std::system_error(errno, std::generic_category(), "signalfd");
@@ -144,7 +152,9 @@ void Daemon::reload() {
     request_pass(std::chrono::milliseconds(0));
 }
 
-void Daemon::reconcile_now() { request_pass(std::chrono::milliseconds(0)); }
+void Daemon::reconcile_now() {
+    request_pass(std::chrono::milliseconds(0));
+}
 
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
@@ -254,7 +264,8 @@ void Daemon::pass() {
             // Planned again right after it succeeded: the write did not take effect. Back off instead
             // of repeating it (success of a write is not convergence).
             backoff_.failed(key, now);
-            failures_[a->object] = ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
+            failures_[a->object] =
+                ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
             spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
             continue;
         }
@@ -273,10 +284,12 @@ void Daemon::pass() {
     }
     spdlog::info("applying {} action(s)", wave.size());
     auto copy = wave;
-    worker_->submit(std::move(wave),
-                    [this, copy = std::move(copy)](ExecutionReport report) { on_wave_done(copy, std::move(report)); });
-    stuck_timer_ = loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report),
-                               [this] { check_stuck_write(); });
+    worker_->submit(std::move(wave), [this, copy = std::move(copy)](ExecutionReport report) {
+        on_wave_done(copy, std::move(report));
+    });
+    stuck_timer_ =
+        loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report),
+                    [this] { check_stuck_write(); });
 }
 
 void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
@@ -321,7 +334,8 @@ void Daemon::check_stuck_write() {
     auto in_flight = worker_->in_flight();
     if (!in_flight)
         return;
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::Clock::now() - in_flight->started);
+    auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(EventLoop::Clock::now() - in_flight->started);
     std::string object;
     for (const auto& a : plan_.actions)
         for (const auto& w : a.writes)

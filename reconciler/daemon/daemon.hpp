@@ -3,14 +3,6 @@
 // wave is done the next pass re-observes (success of a write is not convergence).
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <optional>
-#include <set>
-#include <string>
-
 #include "apply/executor.hpp"
 #include "apply/writer.hpp"
 #include "daemon/apply_worker.hpp"
@@ -23,6 +15,15 @@
 #include "report/views.hpp"
 #include "sysfs/layout.hpp"
 
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <signal.h>
+#include <string>
+
 struct udev;
 struct udev_monitor;
 
@@ -34,11 +35,16 @@ namespace hostdevd {
 
 struct DaemonOptions {
     std::string config_dir = "/etc/hostdevd";
-    std::chrono::milliseconds debounce{20};          // coalesce a burst of uevents into one pass
-    std::chrono::milliseconds max_debounce{250};     // ...but never delay a pass longer than this
-    std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
-    std::chrono::seconds ready_timeout{120};         // READY=1 at the latest after this
+    std::chrono::milliseconds debounce{20};       // coalesce a burst of uevents into one pass
+    std::chrono::milliseconds max_debounce{250};  // ...but never delay a pass longer than this
+    std::chrono::seconds blocked_write_report{5}; // a write stuck this long shows as `failed`
+    std::chrono::seconds ready_timeout{120};      // READY=1 at the latest after this
 };
+
+// SIGTERM, SIGINT and SIGHUP are handled through a signalfd on the loop. Call block_loop_signals() before
+// any thread exists (threads inherit the mask), so that no thread dies of a signal meant for the loop.
+sigset_t loop_signals();
+void block_loop_signals();
 
 class Daemon final : public ManagerBackend {
 public:

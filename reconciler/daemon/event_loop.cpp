@@ -1,15 +1,14 @@
 #include "daemon/event_loop.hpp"
 
-#include <poll.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <poll.h>
 #include <sdbus-c++/IConnection.h>
 #include <stdexcept>
+#include <sys/timerfd.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace hostdevd {
 
@@ -24,9 +23,13 @@ EventLoop::~EventLoop() {
         close(timer_fd_);
 }
 
-void EventLoop::watch(int fd, Callback cb) { watches_[fd] = std::move(cb); }
+void EventLoop::watch(int fd, Callback cb) {
+    watches_[fd] = std::move(cb);
+}
 
-void EventLoop::unwatch(int fd) { watches_.erase(fd); }
+void EventLoop::unwatch(int fd) {
+    watches_.erase(fd);
+}
 
 EventLoop::TimerId EventLoop::at(Clock::time_point when, Callback cb) {
     TimerId id = next_id_++;
@@ -55,7 +58,8 @@ void EventLoop::quit(int code) {
 void EventLoop::arm_timerfd() {
     itimerspec spec{};
     if (!timers_.empty()) {
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timers_.begin()->first.time_since_epoch());
+        auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(timers_.begin()->first.time_since_epoch());
         if (ns.count() <= 0)
             ns = std::chrono::nanoseconds(1);
         spec.it_value.tv_sec = ns.count() / 1'000'000'000;

@@ -32,7 +32,9 @@ public:
 
     // Runs `cb` once at `when` (CLOCK_MONOTONIC, same as steady_clock on Linux).
     TimerId at(Clock::time_point when, Callback cb);
-    TimerId after(std::chrono::milliseconds delay, Callback cb) { return at(Clock::now() + delay, std::move(cb)); }
+    TimerId after(std::chrono::milliseconds delay, Callback cb) {
+        return at(Clock::now() + delay, std::move(cb));
+    }
     void cancel(TimerId id);
 
     // Serve this D-Bus connection from the loop (requests are processed on every wake-up).

@@ -1,13 +1,12 @@
 // hostdevd: the daemon. Thin: options, logging, then the reconcile loop in daemon.cpp.
-#include <getopt.h>
-#include <unistd.h>
+#include "daemon/daemon.hpp"
 
 #include <cstdlib>
+#include <getopt.h>
 #include <iostream>
 #include <sdbus-c++/Error.h>
 #include <spdlog/spdlog.h>
-
-#include "daemon/daemon.hpp"
+#include <unistd.h>
 
 namespace {
 
@@ -54,6 +53,7 @@ int main(int argc, char** argv) {
     // Under systemd stderr goes to the journal, which has its own timestamps.
     if (std::getenv("JOURNAL_STREAM"))
         spdlog::set_pattern("%l: %v");
+    hostdevd::block_loop_signals();
     try {
         hostdevd::Daemon daemon(options);
         return daemon.run();

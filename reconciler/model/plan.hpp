@@ -75,6 +75,8 @@ struct ObjectStatus {
     std::string desired_vfs;     // "8", "min:8", "" (PF only)
     bool managed = false;
     std::string pool;
+    std::string parent;    // mdev only: parent address (also before the instance exists)
+    std::string mdev_type; // mdev only: desired type id
 };
 
 struct Plan {

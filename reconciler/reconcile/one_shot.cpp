@@ -1,17 +1,20 @@
 #include "reconcile/one_shot.hpp"
 
-#include <set>
-
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
+
+#include <set>
 
 namespace hostdevd {
 
 const char* to_string(OneShotResult r) {
     switch (r) {
-    case OneShotResult::Converged: return "converged";
-    case OneShotResult::Blocked: return "blocked";
-    case OneShotResult::Failed: return "failed";
+    case OneShotResult::Converged:
+        return "converged";
+    case OneShotResult::Blocked:
+        return "blocked";
+    case OneShotResult::Failed:
+        return "failed";
     }
     return "?";
 }

@@ -2,14 +2,14 @@
 // remains. Used by `hostdevctl apply`; the daemon runs the same steps one pass at a time from its loop.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "apply/executor.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 #include "sysfs/layout.hpp"
+
+#include <string>
+#include <vector>
 
 namespace hostdevd {
 

@@ -27,8 +27,11 @@ const char* role_of(const PciDevice& d) {
 }
 
 nlohmann::json netdev_json(const Netdev& n) {
-    return {{"name", n.name},     {"admin_up", n.admin_up}, {"operstate", n.operstate},
-            {"master", n.master}, {"uppers", n.uppers}};
+    return {{"name", n.name},
+            {"admin_up", n.admin_up},
+            {"operstate", n.operstate},
+            {"master", n.master},
+            {"uppers", n.uppers}};
 }
 
 } // namespace
@@ -81,12 +84,13 @@ nlohmann::json to_json(const ObservedState& observed) {
     }
     nlohmann::json mdevs = nlohmann::json::array();
     for (const auto& [uuid, m] : observed.mdevs)
-        mdevs.push_back({{"uuid", uuid},
-                         {"parent", m.parent},
-                         {"type", m.type},
-                         {"iommu_group", m.iommu_group ? nlohmann::json(*m.iommu_group) : nlohmann::json(nullptr)},
-                         {"in_use", m.in_use()},
-                         {"holders", m.holders}});
+        mdevs.push_back(
+            {{"uuid", uuid},
+             {"parent", m.parent},
+             {"type", m.type},
+             {"iommu_group", m.iommu_group ? nlohmann::json(*m.iommu_group) : nlohmann::json(nullptr)},
+             {"in_use", m.in_use()},
+             {"holders", m.holders}});
     return {{"devices", devices}, {"mdevs", mdevs}};
 }
 
@@ -94,9 +98,15 @@ nlohmann::json to_json(const Action& a) {
     nlohmann::json writes = nlohmann::json::array();
     for (const auto& w : a.writes)
         writes.push_back({{"path", w.path}, {"value", w.value}});
-    nlohmann::json j = {{"object", a.object},   {"action", to_string(a.kind)},  {"wave", static_cast<int>(a.wave)},
-                        {"summary", a.summary}, {"verdict", to_string(a.verdict)}, {"reason", a.reason},
-                        {"source", a.source},   {"writes", writes},             {"disruptive", a.disruptive},
+    nlohmann::json j = {{"object", a.object},
+                        {"action", to_string(a.kind)},
+                        {"wave", static_cast<int>(a.wave)},
+                        {"summary", a.summary},
+                        {"verdict", to_string(a.verdict)},
+                        {"reason", a.reason},
+                        {"source", a.source},
+                        {"writes", writes},
+                        {"disruptive", a.disruptive},
                         {"must_be_idle", a.must_be_idle}};
     if (!a.module.empty())
         j["module"] = a.module;
@@ -104,29 +114,31 @@ nlohmann::json to_json(const Action& a) {
 }
 
 nlohmann::json to_json(const ObjectStatus& s) {
-    return {{"object", s.object},
-            {"role", s.role},
-            {"state", to_string(s.state)},
-            {"reason", s.reason},
-            {"source", s.source},
-            {"desired_driver", s.desired_driver},
-            {"desired_vfs", s.desired_vfs},
-            {"managed", s.managed},
-            {"pool", s.pool}};
+    return {{"object", s.object},           {"role", s.role},       {"state", to_string(s.state)},
+            {"reason", s.reason},           {"source", s.source},   {"desired_driver", s.desired_driver},
+            {"desired_vfs", s.desired_vfs}, {"managed", s.managed}, {"pool", s.pool}};
 }
 
 nlohmann::json to_json(const ActionResult& r) {
-    nlohmann::json j = {{"object", r.object},   {"summary", r.summary},    {"action", to_string(r.kind)},
-                        {"source", r.source},   {"outcome", to_string(r.outcome)}, {"error", r.error},
-                        {"message", r.message}, {"transient", r.transient}, {"holders", r.holders},
-                        {"writes_done", r.writes_done}, {"duration_usec", r.duration.count()}};
+    nlohmann::json j = {{"object", r.object},
+                        {"summary", r.summary},
+                        {"action", to_string(r.kind)},
+                        {"source", r.source},
+                        {"outcome", to_string(r.outcome)},
+                        {"error", r.error},
+                        {"message", r.message},
+                        {"transient", r.transient},
+                        {"holders", r.holders},
+                        {"writes_done", r.writes_done},
+                        {"duration_usec", r.duration.count()}};
     if (r.failed_write)
         j["failed_write"] = {{"path", r.failed_write->path}, {"value", r.failed_write->value}};
     return j;
 }
 
 std::string describe(const ActionResult& r) {
-    std::string line = r.object + " " + (r.summary.empty() ? to_string(r.kind) : r.summary) + ": " + to_string(r.outcome);
+    std::string line =
+        r.object + " " + (r.summary.empty() ? to_string(r.kind) : r.summary) + ": " + to_string(r.outcome);
     if (!r.message.empty())
         line += " (" + r.message + ")";
     return line;
@@ -139,7 +151,10 @@ nlohmann::json to_json(const Plan& plan) {
     nlohmann::json objects = nlohmann::json::array();
     for (const auto& [key, s] : plan.objects)
         objects.push_back(to_json(s));
-    return {{"actions", actions}, {"objects", objects}, {"conflicts", plan.conflicts}, {"converged", plan.converged()}};
+    return {{"actions", actions},
+            {"objects", objects},
+            {"conflicts", plan.conflicts},
+            {"converged", plan.converged()}};
 }
 
 } // namespace hostdevd

@@ -2,11 +2,11 @@
 // the daemon's Describe(). Field names only ever get added, never renamed.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include "apply/executor.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace hostdevd {
 

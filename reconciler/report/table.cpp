@@ -39,9 +39,13 @@ std::string ids(const PciDevice& d) {
     return buf;
 }
 
-std::string group(const std::optional<int>& g) { return g ? std::to_string(*g) : "-"; }
+std::string group(const std::optional<int>& g) {
+    return g ? std::to_string(*g) : "-";
+}
 
-std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+std::string or_dash(const std::string& s) {
+    return s.empty() ? "-" : s;
+}
 
 std::string joined(const std::vector<std::string>& items, const char* sep = "; ") {
     std::string out;
@@ -98,7 +102,8 @@ void render_plan(std::ostream& out, const Plan& plan) {
     } else {
         Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
         for (const auto& a : plan.actions)
-            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict), a.reason});
+            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
+                   a.reason});
         t.render(out);
     }
     Table s({"OBJECT", "ROLE", "STATE", "REASON", "SOURCE"});

@@ -1,12 +1,12 @@
 // Human-readable tables for hostdevctl: aligned columns, one header line, no colours (pipes stay clean).
 #pragma once
 
+#include "model/observed.hpp"
+#include "model/plan.hpp"
+
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include "model/observed.hpp"
-#include "model/plan.hpp"
 
 namespace hostdevd {
 

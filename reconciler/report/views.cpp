@@ -23,6 +23,8 @@ Views derive_views(const ObservedState& observed, const Plan& plan,
             v.uuid = status.object;
             auto it = observed.mdevs.find(status.object);
             v.active = it != observed.mdevs.end();
+            v.parent = status.parent;
+            v.type = status.mdev_type;
             if (v.active) {
                 v.parent = it->second.parent;
                 v.type = it->second.type;
@@ -139,21 +141,29 @@ std::vector<std::string> changed_properties(const MdevView& a, const MdevView& b
 }
 
 nlohmann::json to_json(const DeviceView& v) {
-    return {{"address", v.address},     {"role", v.role},
-            {"vendor_id", v.vendor_id}, {"device_id", v.device_id},
-            {"physfn", v.physfn},       {"driver", v.driver},
-            {"desired_driver", v.desired_driver}, {"managed", v.managed},
-            {"pool", v.pool},           {"num_vfs", v.num_vfs},
-            {"total_vfs", v.total_vfs}, {"desired_vfs", v.desired_vfs},
-            {"in_use", v.in_use},       {"holders", v.holders},
-            {"state", v.state},         {"reason", v.reason},
+    return {{"address", v.address},
+            {"role", v.role},
+            {"vendor_id", v.vendor_id},
+            {"device_id", v.device_id},
+            {"physfn", v.physfn},
+            {"driver", v.driver},
+            {"desired_driver", v.desired_driver},
+            {"managed", v.managed},
+            {"pool", v.pool},
+            {"num_vfs", v.num_vfs},
+            {"total_vfs", v.total_vfs},
+            {"desired_vfs", v.desired_vfs},
+            {"in_use", v.in_use},
+            {"holders", v.holders},
+            {"state", v.state},
+            {"reason", v.reason},
             {"source", v.source}};
 }
 
 nlohmann::json to_json(const MdevView& v) {
-    return {{"uuid", v.uuid},     {"parent", v.parent},   {"type", v.type},     {"active", v.active},
-            {"in_use", v.in_use}, {"holders", v.holders}, {"state", v.state},   {"reason", v.reason},
-            {"source", v.source}};
+    return {{"uuid", v.uuid},     {"parent", v.parent}, {"type", v.type},
+            {"active", v.active}, {"in_use", v.in_use}, {"holders", v.holders},
+            {"state", v.state},   {"reason", v.reason}, {"source", v.source}};
 }
 
 } // namespace hostdevd

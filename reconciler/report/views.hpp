@@ -3,15 +3,14 @@
 // which properties changed, so a pass emits at most one PropertiesChanged per object.
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include "model/observed.hpp"
 #include "model/plan.hpp"
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace hostdevd {
 

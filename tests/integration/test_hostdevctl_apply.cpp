@@ -1,10 +1,9 @@
 // hostdevctl on simulated hosts: the unmodified binary against simhost's /sys, judged by simhost's write
 // log. Each TEST_CASE runs in a fresh simulated host chosen by its tag (see CMakeLists.txt).
-#include <catch2/catch.hpp>
-
-#include <filesystem>
-
 #include "support/process.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
 
 using testing::ConfigDir;
 using testing::run;
@@ -12,7 +11,9 @@ using testing::run;
 namespace {
 
 // The example configuration for each example host (examples/config/<host>/).
-std::string example_dir(const std::string& host) { return testing::source_dir() + "/examples/config/" + host; }
+std::string example_dir(const std::string& host) {
+    return testing::source_dir() + "/examples/config/" + host;
+}
 
 nlohmann::json devices_json() {
     auto c = run({testing::hostdevctl(), "devices", "--json"});

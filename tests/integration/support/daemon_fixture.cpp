@@ -1,19 +1,17 @@
 #include "daemon_fixture.hpp"
 
+#include <catch2/catch.hpp>
+#include <cstring>
 #include <fcntl.h>
+#include <filesystem>
+#include <fstream>
 #include <signal.h>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
-#include <unistd.h>
-
-#include <catch2/catch.hpp>
-
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -30,15 +28,25 @@ PrivateBus::PrivateBus(bool with_policy) {
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path=)" << socket << R"(</listen>
+  <listen>unix:path=)"
+         << socket << R"(</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <!-- As Debian's /usr/share/dbus-1/system.conf, except that method calls are allowed when
+         `with_policy` is false (to prove the daemon's own uid check). -->
     <allow user="*"/>
-    <allow own="*"/>
+    <deny own="*"/>
     <allow send_type="method_call"/>
     <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
     <allow receive_type="signal"/>
-    <allow eavesdrop="true"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
   </policy>
   <policy user="root">
     <allow send_destination="*" eavesdrop="true"/>
@@ -92,8 +100,9 @@ Daemon::Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector
     // Ready when the bus name answers.
     bool up = wait_until(
         [&] {
-            return busctl(bus, {"get-property", "io.hostdevd1", "/io/hostdevd1", "io.hostdevd1.Manager", "Version"})
-                       .exit_code == 0 ||
+            return busctl(bus, {"get-property", "io.hostdevd1", "/io/hostdevd1", "io.hostdevd1.Manager",
+                                "Version"})
+                           .exit_code == 0 ||
                    !running();
         },
         std::chrono::seconds(10));

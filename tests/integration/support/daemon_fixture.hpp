@@ -1,13 +1,12 @@
 // A private system bus and an unmodified hostdevd on it, inside the simulated host the test runs in.
 #pragma once
 
-#include <sys/types.h>
+#include "process.hpp"
 
 #include <chrono>
 #include <string>
+#include <sys/types.h>
 #include <vector>
-
-#include "process.hpp"
 
 namespace testing {
 

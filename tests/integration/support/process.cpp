@@ -1,19 +1,17 @@
 #include "process.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <poll.h>
 #include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -67,10 +65,18 @@ Completed run(const std::vector<std::string>& argv) {
     return c;
 }
 
-std::string hostdevctl() { return HOSTDEVD_TEST_HOSTDEVCTL; }
-std::string hostdevd() { return HOSTDEVD_TEST_HOSTDEVD; }
-std::string simhost() { return HOSTDEVD_TEST_SIMHOST; }
-std::string source_dir() { return HOSTDEVD_TEST_SOURCE_DIR; }
+std::string hostdevctl() {
+    return HOSTDEVD_TEST_HOSTDEVCTL;
+}
+std::string hostdevd() {
+    return HOSTDEVD_TEST_HOSTDEVD;
+}
+std::string simhost() {
+    return HOSTDEVD_TEST_SIMHOST;
+}
+std::string source_dir() {
+    return HOSTDEVD_TEST_SOURCE_DIR;
+}
 
 std::string simhost_ctl(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {simhost(), "ctl"};
@@ -81,15 +87,20 @@ std::string simhost_ctl(const std::vector<std::string>& args) {
     return c.out;
 }
 
-nlohmann::json write_log() { return nlohmann::json::parse(simhost_ctl({"log", "--json"})); }
+nlohmann::json write_log() {
+    return nlohmann::json::parse(simhost_ctl({"log", "--json"}));
+}
 
-void clear_write_log() { simhost_ctl({"log", "clear"}); }
+void clear_write_log() {
+    simhost_ctl({"log", "clear"});
+}
 
 std::vector<nlohmann::json> writes_to(const nlohmann::json& log, const std::string& suffix) {
     std::vector<nlohmann::json> out;
     for (const auto& rec : log) {
         std::string path = rec.at("path");
-        if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+        if (path.size() >= suffix.size() &&
+            path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
             out.push_back(rec);
     }
     return out;

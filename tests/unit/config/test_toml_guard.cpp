@@ -37,4 +37,8 @@ TEST_CASE("inside strings, the code points that reach the toml++ bug are refused
     CHECK(find_unsafe_text("pool = \"caf\xc3\xa9\"\n").has_value()); // U+00E9
     CHECK(find_unsafe_text("pool = '\xe3\x80\x81'\n").has_value());  // U+3001
     CHECK(find_unsafe_text("pool = '\xef\xbb\xbe'\n").has_value());  // U+FEFE
+
+    // Found by fuzz_config: toml++ tests the character after a backslash for whitespace.
+    CHECK(find_unsafe_text("\"\"\"\\\xef\xbb\xbd").has_value());     // U+FEFD after `\` in """
+    CHECK(find_unsafe_text("s = \"\\\xe2\x9c\x93\"\n").has_value()); // even U+2713, after `\` in "
 }
