@@ -44,12 +44,9 @@ ApplyWorker::~ApplyWorker() {
         stopping_ = true;
     }
     wake_.notify_all();
-    // A write stuck in the kernel cannot be interrupted; do not wait for it on shutdown. The process is
-    // exiting, and the kernel finishes or abandons the write on its own.
-    if (busy())
-        thread_.detach();
-    else
-        thread_.join();
+    // The owner waits for a running wave with wait_idle() and, if a write is stuck in the kernel, exits
+    // without destroying the worker (see Daemon::run). Here the thread is idle or about to be.
+    thread_.join();
     loop_.unwatch(event_fd_);
     close(event_fd_);
 }
@@ -62,6 +59,11 @@ bool ApplyWorker::busy() const {
 std::optional<InFlightWrite> ApplyWorker::in_flight() const {
     std::lock_guard lock(mutex_);
     return in_flight_;
+}
+
+bool ApplyWorker::wait_idle(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_for(lock, timeout, [this] { return !job_ && !running_; });
 }
 
 void ApplyWorker::submit(std::vector<Action> wave, Done done) {
@@ -84,6 +86,7 @@ void ApplyWorker::thread_main() {
                 return;
             job = std::move(*job_);
             job_.reset();
+            running_ = true;
         }
         std::vector<const Action*> wave;
         for (const auto& a : job)
@@ -92,7 +95,9 @@ void ApplyWorker::thread_main() {
         {
             std::lock_guard lock(mutex_);
             result_ = std::move(report);
+            running_ = false;
         }
+        idle_.notify_all();
         uint64_t one = 1;
         (void)!::write(event_fd_, &one, sizeof one);
     }

@@ -39,6 +39,9 @@ public:
     // Executes `wave` on the worker; `done` runs later on the loop thread. Requires !busy().
     void submit(std::vector<Action> wave, Done done);
     std::optional<InFlightWrite> in_flight() const;
+    // Waits until the current wave (if any) is done; false when it is still running after `timeout`
+    // (a write stuck in the kernel).
+    bool wait_idle(std::chrono::milliseconds timeout);
 
 private:
     class TrackingWriter;
@@ -53,8 +56,10 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable idle_;
     bool stopping_ = false;
-    bool busy_ = false;
+    bool busy_ = false;    // a wave was submitted and its result not yet handed to the loop
+    bool running_ = false; // the worker thread is executing a wave right now
     std::optional<std::vector<Action>> job_;
     Done done_;
     std::optional<ExecutionReport> result_;

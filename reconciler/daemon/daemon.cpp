@@ -6,6 +6,7 @@
 #include "report/json.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <libudev.h>
 #include <sdbus-c++/sdbus-c++.h>
@@ -119,6 +120,13 @@ int Daemon::run() {
     request_pass(std::chrono::milliseconds(0));
     int code = loop_.run();
     sd_notify(0, "STOPPING=1");
+    // Let a running wave finish its current writes; a write stuck in the kernel cannot be interrupted,
+    // so then exit at once instead of tearing down objects the worker still uses.
+    if (!worker_->wait_idle(std::chrono::seconds(2))) {
+        spdlog::warn("exiting with a sysfs write still blocked in the kernel");
+        std::fflush(nullptr);
+        _exit(code);
+    }
     return code;
 }
 
