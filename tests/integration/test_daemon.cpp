@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using testing::ConfigDir;
@@ -229,4 +232,60 @@ TEST_CASE("daemon: a write stuck in the kernel neither stalls D-Bus nor goes unr
     CHECK(p99.count() < 100);
     // Once the kernel lets go, the bind completes and the device converges.
     CHECK(testing::wait_until([] { return driver_of("0000:3b:02.2") == "vfio-pci"; }, 15s));
+}
+
+TEST_CASE("daemon: READY=1 reaches systemd only after the first reconcile has settled", "[lab]") {
+    // A datagram socket standing in for systemd's NOTIFY_SOCKET.
+    std::string path = "/run/hostdevd-test-notify";
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    unlink(path.c_str());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+
+    ConfigDir conf;
+    conf.copy_from(testing::source_dir() + "/examples/config/lab");
+    testing::PrivateBus bus;
+    testing::Daemon daemon(bus, conf.path(), {}, {{"NOTIFY_SOCKET", path}});
+    std::vector<std::string> messages;
+    bool ready = testing::wait_until(
+        [&] {
+            char buf[4096];
+            ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0)
+                messages.emplace_back(buf, n);
+            return !messages.empty() && messages.back().find("READY=1") != std::string::npos;
+        },
+        15s);
+    close(fd);
+    unlink(path.c_str());
+    INFO("hostdevd log:\n" << daemon.log());
+    REQUIRE(ready);
+    // By then the VFs exist and are bound: consumers ordered after hostdevd.service find them.
+    CHECK(driver_of("0000:3b:02.0") == "vfio-pci");
+    CHECK(driver_of("0000:af:00.5") == "vfio-pci");
+    bool status_seen = false;
+    for (const auto& m : messages)
+        status_seen = status_seen || m.find("STATUS=") != std::string::npos;
+    CHECK(status_seen);
+}
+
+TEST_CASE("daemon: hostdevctl plan and apply go through the running daemon", "[lab]") {
+    Lab lab;
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address().c_str(), 1);
+    auto plan = testing::run({testing::hostdevctl(), "plan", "--config-dir", lab.conf.path()});
+    CHECK(plan.exit_code == 0);
+    CHECK_THAT(plan.out, Catch::Contains("the plan of the running hostdevd"));
+    sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:3b:02.3");
+    auto apply = testing::run({testing::hostdevctl(), "apply", "--config-dir", lab.conf.path()});
+    unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+    INFO(apply.out << apply.err << "\nhostdevd log:\n" << lab.daemon->log());
+    CHECK(apply.exit_code == 0);
+    CHECK_THAT(apply.out, Catch::Contains("hostdevd reloaded and reconciled: state converged"));
+    CHECK(driver_of("0000:3b:02.3") == "vfio-pci");
+    auto status = testing::run({testing::hostdevctl(), "status"});
+    CHECK(status.exit_code == 1); // no bus any more: the daemon is not reachable, and it says so
+    CHECK_THAT(status.err, Catch::Contains("hostdevd is not running"));
 }

@@ -76,7 +76,8 @@ PrivateBus::~PrivateBus() {
     fs::remove_all(dir_, ec);
 }
 
-Daemon::Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector<std::string> extra_args) {
+Daemon::Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector<std::string> extra_args,
+               std::vector<std::pair<std::string, std::string>> env) {
     char tmpl[] = "/run/hostdevd-test-log-XXXXXX";
     int fd = mkstemp(tmpl);
     REQUIRE(fd >= 0);
@@ -87,6 +88,8 @@ Daemon::Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector
         dup2(fd, 1);
         dup2(fd, 2);
         setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
+        for (const auto& [name, value] : env)
+            setenv(name.c_str(), value.c_str(), 1);
         std::vector<std::string> argv = {hostdevd(), "--config-dir", config_dir};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         std::vector<char*> args;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace testing {
@@ -26,7 +27,8 @@ private:
 
 class Daemon {
 public:
-    Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector<std::string> extra_args = {});
+    Daemon(const PrivateBus& bus, const std::string& config_dir, std::vector<std::string> extra_args = {},
+           std::vector<std::pair<std::string, std::string>> env = {});
     ~Daemon();
     pid_t pid() const { return pid_; }
     // Sends `sig` and waits for the exit; returns the exit code (128+N when killed by signal N).
