@@ -1,23 +1,61 @@
 #!/bin/sh
-# Runs inside the simulated host started by demo.sh.
+# Runs inside the simulated host started by demo.sh: a private system bus with hostdevd's policy, the
+# unmodified hostdevd configured from examples/config/lab, then what an administrator would look at.
 set -eu
 TOP=$1
-CTL="$TOP/build/cli/hostdevctl"
-CONF="$TOP/examples/config/lab"
+BUILD=$TOP/build
+CTL="$BUILD/cli/hostdevctl"
+CONF=/run/demo/hostdevd # root-owned copy: hostdevd refuses configuration others can write
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+wait_state() { # wait_state STATE...: until the manager reports one of them (30 s at most)
+    i=0
+    while [ $i -lt 300 ]; do
+        s=$(busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager State 2>/dev/null | cut -d'"' -f2)
+        for want in "$@"; do [ "$s" = "$want" ] && return 0; done
+        sleep 0.1; i=$((i + 1))
+    done
+    echo "hostdevd did not reach $* (state: $s)"; return 1
+}
 
-step "lspci -nn (the simulated host, as any tool sees it)"
+mkdir -p $CONF && cp "$TOP"/examples/config/lab/*.toml $CONF/ && chmod 644 $CONF/*.toml
+DBUS_SYSTEM_BUS_ADDRESS=$("$TOP/scripts/private-bus.sh" /run/demo/bus | head -1)
+export DBUS_SYSTEM_BUS_ADDRESS
+
+step "lspci -nn: the simulated host as any tool sees it"
 lspci -nn
+
 step "hostdevctl validate --config-dir examples/config/lab"
-"$CTL" validate --config-dir "$CONF"
-step "hostdevctl plan (what would happen, and why)"
-"$CTL" plan --config-dir "$CONF"
-step "hostdevctl apply"
-"$CTL" apply --config-dir "$CONF" || true
-step "hostdevctl devices"
-"$CTL" devices
-step "a guest holds VF 0 of ens1f0; asking for 4 VFs instead of 8 is refused, nothing is written"
-simhost ctl hold 0000:3b:02.0 --comm qemu-system-x86 >/dev/null
-sed 's/^vfs = 8/vfs = 4/' "$CONF/10-nics.toml" > /run/demo-10-nics.toml
-mkdir -p /run/demo-conf && cp /run/demo-10-nics.toml /run/demo-conf/10-nics.toml
-"$CTL" plan --config-dir /run/demo-conf | grep -E 'set-numvfs|VERDICT' || true
+"$CTL" validate --config-dir $CONF
+
+step "hostdevd starts (private system bus), converges, says READY"
+"$BUILD/reconciler/daemon/hostdevd" --config-dir $CONF >/run/demo/hostdevd.log 2>&1 &
+DAEMON=$!
+trap 'kill $DAEMON 2>/dev/null || true' EXIT
+wait_state converged blocked
+cat /run/demo/hostdevd.log
+
+step "busctl tree io.hostdevd1"
+busctl tree io.hostdevd1
+
+step "hostdevctl status"
+"$CTL" status
+
+step "hot-plug an E810 PF: hostdevd creates and binds its VFs on its own"
+simhost ctl plug 0000:5e:00.0
+sleep 0.2
+wait_state converged blocked
+busctl get-property io.hostdevd1 "$(busctl tree --list io.hostdevd1 | grep '0000_3a5e_3a00_2e0$')" \
+    io.hostdevd1.Device NumVFs Driver State
+
+step "a guest (pid below) opens VF 0000:3b:02.5; then the configuration asks for 6 VFs instead of 8 on ens1f0"
+simhost ctl hold 0000:3b:02.5 --comm qemu-system-x86
+awk 'BEGIN{pf=0} /^\[\[pf\]\]/{pf++} pf==1 && /^vfs = 8/{$0="vfs = 6"} pf==1 && /^index = "0-5"/{$0="index = \"0-3\""}
+     pf==1 && /^index = "6-7"/{$0="index = \"4-5\""} {print}' $CONF/10-nics.toml >$CONF/.10-nics.new
+chmod 644 $CONF/.10-nics.new && mv $CONF/.10-nics.new $CONF/10-nics.toml
+sleep 0.5 # the daemon reloads on its own (inotify); give it the moment to notice
+wait_state blocked converged
+"$CTL" plan | grep -E 'VERDICT|sriov_numvfs' || true
+echo "sriov_numvfs is still $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs): nothing was destroyed"
+
+step "simhost's write log: every sysfs write hostdevd made"
+simhost ctl log | tail -8

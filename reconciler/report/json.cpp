@@ -1,16 +1,12 @@
 #include "report/json.hpp"
 
+#include "report/format.hpp"
+
 #include <cstdio>
 
 namespace hostdevd {
 
 namespace {
-
-std::string hex4(uint16_t v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04x", v);
-    return buf;
-}
 
 std::string hex6(uint32_t v) {
     char buf[12];

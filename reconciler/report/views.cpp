@@ -1,18 +1,10 @@
 #include "report/views.hpp"
 
+#include "report/format.hpp"
+
 #include <cstdio>
 
 namespace hostdevd {
-
-namespace {
-
-std::string hex4(uint16_t v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04x", v);
-    return buf;
-}
-
-} // namespace
 
 Views derive_views(const ObservedState& observed, const Plan& plan,
                    const std::map<std::string, ObjectFailure>& failures) {

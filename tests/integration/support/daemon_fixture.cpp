@@ -22,51 +22,17 @@ PrivateBus::PrivateBus(bool with_policy) {
     REQUIRE(mkdtemp(tmpl) != nullptr);
     dir_ = tmpl;
     chmod(dir_.c_str(), 0755);
-    std::string socket = dir_ + "/system_bus_socket";
-    std::ofstream conf(dir_ + "/bus.conf");
-    conf << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=)"
-         << socket << R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <!-- As Debian's /usr/share/dbus-1/system.conf, except that method calls are allowed when
-         `with_policy` is false (to prove the daemon's own uid check). -->
-    <allow user="*"/>
-    <deny own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-    <allow own="*"/>
-  </policy>
-)";
-    if (with_policy)
-        conf << "  <include>" << source_dir() << "/dbus/io.hostdevd1.conf</include>\n";
-    conf << "</busconfig>\n";
-    conf.close();
-    auto c = run({"dbus-daemon", "--config-file=" + dir_ + "/bus.conf", "--fork", "--print-address=1",
-                  "--print-pid=1", "--nopidfile"});
+    std::vector<std::string> argv = {source_dir() + "/scripts/private-bus.sh", dir_};
+    if (!with_policy)
+        argv.push_back("--without-policy");
+    auto c = run(argv);
     INFO(c.err);
     REQUIRE(c.exit_code == 0);
     auto nl = c.out.find('\n');
     REQUIRE(nl != std::string::npos);
     address_ = c.out.substr(0, nl);
     pid_ = std::stoi(c.out.substr(nl + 1));
-    chmod(socket.c_str(), 0666);
+    chmod((dir_ + "/system_bus_socket").c_str(), 0666); // for the tests that call as nobody
 }
 
 PrivateBus::~PrivateBus() {
