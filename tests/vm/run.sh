@@ -95,7 +95,7 @@ status=0
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 $ACCEL -machine q35 -smp 1 -m 1536 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -kernel "$CACHE/vmlinux" -initrd "$CACHE/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 intel_iommu=on hostdevd.stage2=$VMDIR/guest/stage2.sh hostdevd.repo=$REPO hostdevd.cache=$CACHE hostdevd.build=$BUILD hostdevd.hostdevctl=$HOSTDEVCTL hostdevd.scenarios=$scenario_list" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 no_timer_check intel_iommu=on hostdevd.stage2=$VMDIR/guest/stage2.sh hostdevd.repo=$REPO hostdevd.cache=$CACHE hostdevd.build=$BUILD hostdevd.hostdevctl=$HOSTDEVCTL hostdevd.scenarios=$scenario_list" \
     -device intel-iommu \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$RESULTS",mount_tag=results,security_model=none,multidevs=remap \
