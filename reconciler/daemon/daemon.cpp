@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "model/pci_address.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 #include "report/json.hpp"
@@ -142,6 +143,7 @@ bool Daemon::load_config(std::string& error) {
     }
     desired_ = std::move(*loaded.state);
     ++generation_;
+    full_refresh_ = true;
     config_valid_ = true;
     config_error_.clear();
     spdlog::info("configuration generation {} loaded from {} ({} files)", generation_, options_.config_dir,
@@ -161,6 +163,7 @@ void Daemon::reload() {
 }
 
 void Daemon::reconcile_now() {
+    full_refresh_ = true; // asked for explicitly: read everything again
     request_pass(std::chrono::milliseconds(0));
 }
 
@@ -246,7 +249,7 @@ void Daemon::pass() {
         pass_wanted_while_busy_ = true;
         return;
     }
-    observed_ = observe_host(layout_);
+    observe_for_pass();
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
         plan_ = Plan{};
@@ -329,6 +332,8 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
             break;
         }
     }
+    for (const auto& a : wave)
+        mark_dirty(a.object); // an mdev UUID or a module name means a full refresh
     publish(true);
     request_pass(std::chrono::milliseconds(0));
     if (pass_wanted_while_busy_) {
@@ -396,11 +401,61 @@ void Daemon::ping_watchdog(std::chrono::milliseconds interval) {
     loop_.after(interval, [this, interval] { ping_watchdog(interval); });
 }
 
+// Re-reads what the events since the last pass pointed at (work grows with what changed, not with the
+// size of the host); everything at start, after a reload and when an event could not be attributed.
+void Daemon::observe_for_pass() {
+    if (full_refresh_) {
+        observed_ = observe_host(layout_);
+    } else {
+        std::set<std::string> keys = dirty_;
+        for (const auto& key : dirty_) // a VF's PF holds its count and list of VFs
+            if (const PciDevice* d = observed_.find(key); d && !d->physfn.empty())
+                keys.insert(d->physfn);
+        refresh_devices(layout_, std::vector<std::string>(keys.begin(), keys.end()), observed_);
+    }
+    full_refresh_ = false;
+    dirty_.clear();
+}
+
+void Daemon::mark_dirty(const std::string& key) {
+    if (PciAddress::parse(key))
+        dirty_.insert(key);
+    else
+        full_refresh_ = true;
+}
+
+namespace {
+
+// The PCI device an event is about: the device itself (pci), the device a netdev or mdev sits on
+// (".../0000:3b:02.0/net/ens1f0v0", ".../0000:3d:00.0/<uuid>"). Empty when none can be named.
+std::string pci_key_of(const char* subsystem, const char* devpath, const char* sysname) {
+    std::string sub = subsystem ? subsystem : "";
+    if (sub == "pci")
+        return sysname ? sysname : "";
+    std::string path = devpath ? devpath : "";
+    if (sub == "net") {
+        auto at = path.rfind("/net/");
+        path = at == std::string::npos ? "" : path.substr(0, at);
+    } else if (sub == "mdev") {
+        path = path.substr(0, path.rfind('/'));
+    } else {
+        return "";
+    }
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? "" : path.substr(slash + 1);
+}
+
+} // namespace
+
 void Daemon::on_udev() {
-    // Level-triggered: the event only says that something changed; the pass re-reads the state.
+    // Level-triggered: an event only says what to look at; the pass re-reads its state.
     while (udev_device* dev = udev_monitor_receive_device(monitor_)) {
-        spdlog::debug("uevent {} {}", udev_device_get_action(dev) ? udev_device_get_action(dev) : "?",
-                      udev_device_get_devpath(dev));
+        const char* action = udev_device_get_action(dev);
+        const char* devpath = udev_device_get_devpath(dev);
+        std::string key = pci_key_of(udev_device_get_subsystem(dev), devpath, udev_device_get_sysname(dev));
+        spdlog::debug("uevent {} {} -> {}", action ? action : "?", devpath ? devpath : "?",
+                      key.empty() ? "full refresh" : key);
+        mark_dirty(key);
         udev_device_unref(dev);
     }
     request_pass(options_.debounce);

@@ -64,6 +64,8 @@ private:
     void pass();
     void on_wave_done(std::vector<Action> wave, ExecutionReport report);
     void on_udev();
+    void mark_dirty(const std::string& key);
+    void observe_for_pass();
     void on_signal();
     void on_config_change();
     void check_stuck_write();
@@ -98,6 +100,10 @@ private:
     bool starting_ = true;
     bool ready_sent_ = false;
     uint64_t last_reconcile_usec_ = 0;
+
+    // What the next pass must re-read: device addresses the events pointed at, or everything.
+    std::set<std::string> dirty_;
+    bool full_refresh_ = true;
 
     // pass scheduling
     std::optional<EventLoop::TimerId> pass_timer_;
