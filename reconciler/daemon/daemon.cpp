@@ -289,6 +289,7 @@ void Daemon::pass() {
 
     starting_ = starting_ && !wave.empty();
     publish(false);
+    watch_blocked_holders();
     if (wave.empty()) {
         notify_ready_once();
         return;
@@ -395,6 +396,20 @@ void Daemon::notify_status() {
     sd_notify(0, status.c_str());
 }
 
+// A guest letting go of a device (closing its VFIO group) sends no uevent. While some action is blocked,
+// the holders are therefore looked at again every few seconds; a converged or idle host is never polled.
+void Daemon::watch_blocked_holders() {
+    bool blocked = false;
+    for (const auto& a : plan_.actions)
+        blocked = blocked || a.verdict == Verdict::Blocked;
+    if (!blocked || holder_poll_timer_)
+        return;
+    holder_poll_timer_ = loop_.after(options_.blocked_recheck, [this] {
+        holder_poll_timer_.reset();
+        request_pass(std::chrono::milliseconds(0)); // no keys: re-reads holders (and drivers, mdevs)
+    });
+}
+
 // The watchdog is pinged from the loop itself: a loop stuck anywhere stops the pings.
 void Daemon::ping_watchdog(std::chrono::milliseconds interval) {
     sd_notify(0, "WATCHDOG=1");
@@ -479,9 +494,22 @@ void Daemon::on_signal() {
 }
 
 void Daemon::on_config_change() {
-    char buf[4096];
-    while (::read(inotify_fd_, buf, sizeof buf) > 0) {
+    // Only *.toml files are configuration; an editor's or installer's temporary file is not (an atomic
+    // write-then-rename shows up as the rename of the .toml file).
+    alignas(inotify_event) char buf[4096];
+    bool relevant = false;
+    ssize_t n;
+    while ((n = ::read(inotify_fd_, buf, sizeof buf)) > 0) {
+        for (char* p = buf; p < buf + n;) {
+            auto* ev = reinterpret_cast<inotify_event*>(p);
+            std::string name = ev->len ? ev->name : "";
+            if (name.empty() || (name.size() > 5 && name.compare(name.size() - 5, 5, ".toml") == 0))
+                relevant = true;
+            p += sizeof(inotify_event) + ev->len;
+        }
     }
+    if (!relevant)
+        return;
     // Editors write in several steps; wait for the directory to be quiet briefly before reloading.
     if (reload_timer_)
         loop_.cancel(*reload_timer_);

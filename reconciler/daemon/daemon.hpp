@@ -35,10 +35,11 @@ namespace hostdevd {
 
 struct DaemonOptions {
     std::string config_dir = "/etc/hostdevd";
-    std::chrono::milliseconds debounce{20};       // coalesce a burst of uevents into one pass
-    std::chrono::milliseconds max_debounce{250};  // ...but never delay a pass longer than this
-    std::chrono::seconds blocked_write_report{5}; // a write stuck this long shows as `failed`
-    std::chrono::seconds ready_timeout{120};      // READY=1 at the latest after this
+    std::chrono::milliseconds debounce{20};          // coalesce a burst of uevents into one pass
+    std::chrono::milliseconds max_debounce{250};     // ...but never delay a pass longer than this
+    std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
+    std::chrono::seconds ready_timeout{120};         // READY=1 at the latest after this
+    std::chrono::milliseconds blocked_recheck{2000}; // while blocked: look at the holders again this often
 };
 
 // SIGTERM, SIGINT and SIGHUP are handled through a signalfd on the loop. Call block_loop_signals() before
@@ -73,6 +74,7 @@ private:
     void notify_ready_once();
     void notify_status();
     void ping_watchdog(std::chrono::milliseconds interval);
+    void watch_blocked_holders();
     ManagerView manager_view() const;
 
     DaemonOptions options_;
@@ -111,6 +113,7 @@ private:
     bool pass_wanted_while_busy_ = false;
     std::optional<EventLoop::TimerId> stuck_timer_;
     std::optional<EventLoop::TimerId> reload_timer_;
+    std::optional<EventLoop::TimerId> holder_poll_timer_;
 
     // event sources
     struct udev* udev_ = nullptr;

@@ -289,3 +289,25 @@ TEST_CASE("daemon: hostdevctl plan and apply go through the running daemon", "[l
     CHECK(status.exit_code == 1); // no bus any more: the daemon is not reachable, and it says so
     CHECK_THAT(status.err, Catch::Contains("hostdevd is not running"));
 }
+
+TEST_CASE("daemon: a guest letting go unblocks a VF-count change without any prompt", "[lab]") {
+    Lab lab;
+    std::string pid =
+        testing::trimmed(testing::simhost_ctl({"hold", "0000:af:00.3", "--comm", "qemu-guest"}));
+    // The CX-5 PF goes from 4 VFs to 2: blocked while VF 1 (0000:af:00.3) is held.
+    std::string nics = testing::read_file(lab.conf.path() + "/10-nics.toml");
+    auto at = nics.find("match = { address = \"0000:af:00.0\" }\nvfs = 4\n\n[[pf.vf]]\nindex = \"0-3\"");
+    REQUIRE(at != std::string::npos);
+    nics.replace(
+        at,
+        std::string("match = { address = \"0000:af:00.0\" }\nvfs = 4\n\n[[pf.vf]]\nindex = \"0-3\"").size(),
+        "match = { address = \"0000:af:00.0\" }\nvfs = 2\n\n[[pf.vf]]\nindex = \"0-1\"");
+    lab.conf.write("10-nics.toml", nics);
+    INFO("hostdevd log:\n" << lab.daemon->log());
+    REQUIRE(testing::wait_until(
+        [&] { return device_property(*lab.client, "0000:af:00.0", "State") == "blocked"; }, 15s));
+    CHECK_THAT(device_property(*lab.client, "0000:af:00.0", "Reason"), Catch::Contains("pid " + pid));
+    testing::simhost_ctl({"release", pid}); // closing a VFIO group sends no uevent
+    CHECK(testing::wait_until([&] { return manager_state(*lab.client) == "converged"; }, 15s));
+    CHECK(testing::trimmed(testing::read_file("/sys/bus/pci/devices/0000:af:00.0/sriov_numvfs")) == "2");
+}
