@@ -429,6 +429,8 @@ void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& 
             state.mdevs[mdev->uuid] = std::move(*mdev);
     }
     state.drivers = list_drivers(layout);
+    state.module_drivers = read_module_drivers(layout);
+    remember_vgpu_types(layout, state);
     assign_holders(layout, state);
 }
 

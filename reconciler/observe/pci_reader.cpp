@@ -216,8 +216,10 @@ std::vector<Netdev> read_netdevs(const SysfsLayout& layout, const std::string& a
 }
 
 std::optional<RawPciDevice> read_pci_device(const SysfsLayout& layout, const std::string& address) {
-    const std::string dir = layout.pci_device(address);
-    ListResult entries = list_directory(dir);
+    // Opened once: every read below is one lookup relative to the device directory (SysfsDir).
+    const SysfsDir device_dir(layout.pci_device(address));
+    const std::string& dir = device_dir.path();
+    ListResult entries = device_dir.list();
     if (!entries.ok()) {
         spdlog::debug("observe: {}: cannot list {}: errno {}", address, dir, entries.error);
         return std::nullopt;
@@ -227,7 +229,7 @@ std::optional<RawPciDevice> read_pci_device(const SysfsLayout& layout, const std
     d.address = address;
     d.id_path = "pci-" + address;
 
-    TextResult modalias = read_attribute(dir + "/modalias");
+    TextResult modalias = device_dir.read_attribute("modalias");
     if (!modalias.ok() || !parse_pci_modalias(modalias.text, d)) {
         spdlog::debug("observe: {}: modalias unreadable or malformed, trying vendor/device/class", address);
         if (!read_ids_from_attributes(dir, d)) {
@@ -236,19 +238,19 @@ std::optional<RawPciDevice> read_pci_device(const SysfsLayout& layout, const std
         }
     }
     if (entries.contains("driver")) {
-        TextResult driver = read_link_name(dir + "/driver");
+        TextResult driver = device_dir.read_link_name("driver");
         if (driver.ok())
             d.driver = driver.text; // ENOENT: unbound between the listing and now
     }
     d.has_driver_override = entries.contains("driver_override");
     if (d.has_driver_override) {
         // pci-sysfs.c driver_override_show prints "(null)" when unset.
-        TextResult ovr = read_attribute(dir + "/driver_override");
+        TextResult ovr = device_dir.read_attribute("driver_override");
         if (ovr.ok() && ovr.text != "(null)")
             d.driver_override = ovr.text;
     }
     if (entries.contains("iommu_group")) {
-        TextResult group = read_link_name(dir + "/iommu_group");
+        TextResult group = device_dir.read_link_name("iommu_group");
         auto number = group.ok() ? parse_decimal(group.text) : std::nullopt;
         if (number && *number <= 0x7fffffff)
             d.iommu_group = static_cast<int>(*number);

@@ -41,22 +41,14 @@ DriverTarget resolve_target(const DriverChoice& choice, const PciDevice& device,
         target.why = choice.name + " requested";
         return target;
     }
-    const VfioAliasMatch match = best_vfio_alias(device.modalias, observed.vfio_aliases);
-    if (match.generic()) {
-        target.driver = "vfio-pci";
-        target.module = "vfio_pci";
-        target.loaded = driver_registered(observed, "vfio-pci");
-        target.why = match.wildcards < 0 ? "vfio-pci: no vfio_pci alias matches " + device.modalias
-                                         : "vfio-pci: only the generic vfio_pci alias matches";
-        return target;
-    }
-    // The module name is not the bind name (xe_vfio_pci registers "xe-vfio-pci"): map it through
-    // /sys/module/<module>/drivers as libvirt does; unknown until the module is loaded.
-    target.module = match.module;
-    target.driver = driver_of_module(match.module, observed.module_drivers);
-    target.loaded = !target.driver.empty();
-    target.why =
-        match.module + ": modules.alias match with " + std::to_string(match.wildcards) + " wildcards";
+    const VfioDriverPick pick =
+        pick_vfio_driver(device.modalias, observed.vfio_aliases, observed.module_drivers);
+    target.driver = pick.driver;
+    target.module = pick.module;
+    target.why = pick.why;
+    // vfio-pci's bind name is known without loading it; a variant's only once its module is loaded.
+    target.loaded =
+        pick.module == "vfio_pci" ? driver_registered(observed, "vfio-pci") : !pick.driver.empty();
     return target;
 }
 

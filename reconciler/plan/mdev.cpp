@@ -105,6 +105,8 @@ private:
         status.object = uuid;
         status.role = "mdev";
         status.source = entry.source.file_line();
+        status.parent = parent_;
+        status.mdev_type = entry.type;
     }
 
     void remove(const MdevDevice& mdev, const MdevEntry& entry, const std::string& why) {
@@ -237,6 +239,7 @@ void plan_mdevs(const DesiredState& desired, const ObservedState& observed, std:
             status.state = ObjectState::Absent;
             status.reason = "no device matches parent " + entry.parent.str();
             status.source = entry.source.file_line();
+            status.mdev_type = entry.type;
         }
     }
 
@@ -260,6 +263,8 @@ void plan_mdevs(const DesiredState& desired, const ObservedState& observed, std:
                 status.state = ObjectState::Blocked;
                 status.reason = "conflicting settings from " + conflict + " for parent " + parent;
                 status.source = entry->source.file_line();
+                status.parent = parent;
+                status.mdev_type = entry->type;
             }
         }
     }

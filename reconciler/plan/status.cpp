@@ -3,6 +3,7 @@
 // seeded without a preset state take it from the actions about them.
 #include "plan/plan_parts.hpp"
 #include "plan/plan_util.hpp"
+#include "plan/vfio_alias.hpp"
 
 #include <string>
 
@@ -30,6 +31,18 @@ void apply_claim(ObjectStatus& status, const BindingClaim& claim) {
     status.pool = claim.pool;
 }
 
+// `driver = "vfio"` names no driver: the status says which one it resolves to on this host and why, also
+// once converged (the action reasons that say it are gone then).
+void apply_claim(ObjectStatus& status, const BindingClaim& claim, const PciDevice& device,
+                 const ObservedState& observed) {
+    apply_claim(status, claim);
+    if (claim.driver.kind != DriverChoice::Kind::Vfio || claim.managed)
+        return;
+    const VfioDriverPick pick =
+        pick_vfio_driver(device.modalias, observed.vfio_aliases, observed.module_drivers);
+    status.desired_driver = "vfio: " + pick.why;
+}
+
 std::string role_of(const PciDevice& device) {
     if (device.is_pf)
         return "pf";
@@ -50,7 +63,7 @@ void seed_device_status(const Selection& selection, const ObservedState& observe
         if (const PfEntry* pf = selected.pf(); pf && pf->vfs)
             status.desired_vfs = pf->vfs->str();
         if (const BindingClaim* claim = selected.binding())
-            apply_claim(status, *claim);
+            apply_claim(status, *claim, *observed.find(address), observed);
         if (!selected.conflict.empty()) {
             status.state = ObjectState::Blocked;
             status.reason = selected.conflict;
@@ -96,6 +109,8 @@ void seed_device_status(const Selection& selection, const ObservedState& observe
         ObjectStatus& status = objects[uuid];
         status.object = uuid;
         status.role = "mdev";
+        status.parent = mdev.parent;
+        status.mdev_type = mdev.type;
         status.state = ObjectState::Foreign;
         status.reason = "not created by this configuration";
     }

@@ -72,4 +72,17 @@ std::string driver_of_module(const std::string& module,
     return it->second.front();
 }
 
+VfioDriverPick pick_vfio_driver(const std::string& modalias, const std::vector<std::string>& alias_lines,
+                                const std::map<std::string, std::vector<std::string>>& module_drivers) {
+    const VfioAliasMatch match = best_vfio_alias(modalias, alias_lines);
+    if (match.generic())
+        return {"vfio-pci", "vfio_pci",
+                match.wildcards < 0 ? "vfio-pci: no vfio_pci alias matches " + modalias
+                                    : "vfio-pci: only the generic vfio_pci alias matches"};
+    // The module name is not the bind name (xe_vfio_pci registers "xe-vfio-pci"): map it through
+    // /sys/module/<module>/drivers as libvirt does; unknown until the module is loaded.
+    return {driver_of_module(match.module, module_drivers), match.module,
+            match.module + ": modules.alias match with " + std::to_string(match.wildcards) + " wildcards"};
+}
+
 } // namespace hostdevd::planner

@@ -32,4 +32,15 @@ std::string module_name_of(const std::string& driver);
 std::string driver_of_module(const std::string& module,
                              const std::map<std::string, std::vector<std::string>>& module_drivers);
 
+// What `driver = "vfio"` resolves to for one device, with the reason (shown in action reasons and in the
+// status's DesiredDriver). `driver` is "" while the chosen variant module is not loaded (its bind name is
+// only known from /sys/module/<module>/drivers once it is).
+struct VfioDriverPick {
+    std::string driver;
+    std::string module;
+    std::string why; // "mlx5_vfio_pci: modules.alias match with 3 wildcards"
+};
+VfioDriverPick pick_vfio_driver(const std::string& modalias, const std::vector<std::string>& alias_lines,
+                                const std::map<std::string, std::vector<std::string>>& module_drivers);
+
 } // namespace hostdevd::planner

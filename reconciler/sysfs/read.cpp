@@ -98,12 +98,11 @@ TextResult read_link_name(const std::string& path) {
     return result;
 }
 
-ListResult list_directory(const std::string& path) {
-    notify(IoKind::List, path);
+namespace {
+
+// Reads every name of an open directory stream and closes it.
+ListResult list_stream(DIR* dir) {
     ListResult result;
-    DIR* dir = ::opendir(path.c_str());
-    if (!dir)
-        return {errno, {}};
     errno = 0;
     while (struct dirent* entry = ::readdir(dir)) {
         std::string_view name = entry->d_name;
@@ -117,6 +116,70 @@ ListResult list_directory(const std::string& path) {
         return {error, {}};
     std::sort(result.names.begin(), result.names.end());
     return result;
+}
+
+} // namespace
+
+ListResult list_directory(const std::string& path) {
+    notify(IoKind::List, path);
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir)
+        return {errno, {}};
+    return list_stream(dir);
+}
+
+SysfsDir::SysfsDir(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0)
+        error_ = errno;
+}
+
+SysfsDir::~SysfsDir() {
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+TextResult SysfsDir::read_attribute(const std::string& name) const {
+    notify(IoKind::Read, path_ + "/" + name);
+    if (fd_ < 0)
+        return {error_, {}};
+    int fd = ::openat(fd_, name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return {errno, {}};
+    TextResult result = read_fd_to_end(fd, 1 << 20);
+    ::close(fd);
+    if (result.ok() && !result.text.empty() && result.text.back() == '\n')
+        result.text.pop_back();
+    return result;
+}
+
+TextResult SysfsDir::read_link_name(const std::string& name) const {
+    notify(IoKind::ReadLink, path_ + "/" + name);
+    if (fd_ < 0)
+        return {error_, {}};
+    char buffer[PATH_MAX];
+    ssize_t n = ::readlinkat(fd_, name.c_str(), buffer, sizeof buffer);
+    if (n < 0)
+        return {errno, {}};
+    if (static_cast<std::size_t>(n) == sizeof buffer)
+        return {ENAMETOOLONG, {}};
+    return {0, std::string(last_component(std::string_view(buffer, static_cast<std::size_t>(n))))};
+}
+
+ListResult SysfsDir::list() const {
+    notify(IoKind::List, path_);
+    if (fd_ < 0)
+        return {error_, {}};
+    int fd = ::openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return {errno, {}};
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        int error = errno;
+        ::close(fd);
+        return {error, {}};
+    }
+    return list_stream(dir);
 }
 
 std::string_view last_component(std::string_view path) {

@@ -37,6 +37,30 @@ TextResult read_link(const std::string& path);
 TextResult read_link_name(const std::string& path);
 ListResult list_directory(const std::string& path);
 
+// A directory opened once (O_PATH) so that each file below it costs the kernel one lookup, instead of a
+// walk of the whole path per file: through /sys/bus/pci/devices/<addr>, a link to
+// ../../../devices/pci0000:3a/..., every read otherwise re-resolves ~10 components and the link (sysfs
+// dentries are cheap; a FUSE sysfs without entry caching, or a loaded host, pays for each). The observer
+// sees `path() + "/" + name`, the same paths the path-based helpers report.
+class SysfsDir {
+public:
+    explicit SysfsDir(std::string path);
+    ~SysfsDir();
+    SysfsDir(const SysfsDir&) = delete;
+    SysfsDir& operator=(const SysfsDir&) = delete;
+
+    int error() const { return fd_ < 0 ? error_ : 0; } // why opening failed (ENOENT: it vanished)
+    const std::string& path() const { return path_; }
+    TextResult read_attribute(const std::string& name) const;
+    TextResult read_link_name(const std::string& name) const;
+    ListResult list() const; // the directory itself
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    int error_ = 0;
+};
+
 std::string_view last_component(std::string_view path);
 
 // Numbers as the kernel prints them. All reject trailing garbage and surrounding space other than one

@@ -3,6 +3,7 @@
 #include "kernel.hpp"
 
 #include "kernel_impl.hpp"
+#include "kernel_oracle.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -223,6 +224,8 @@ int Kernel::write(std::string_view path, std::string_view data) {
         };
         result = lookup();
         if (result == 0) {
+            rec.in_use_reason = disrupted_in_use(k, canon, data);
+            rec.disrupted_in_use = !rec.in_use_reason.empty();
             // Fault paths may name the file as written, canonically, or through /sys/bus/pci/devices.
             std::vector<std::string> names = {rec.path, "/sys" + canon};
             for (auto& [a, d] : k.devices)
@@ -287,8 +290,7 @@ int Kernel::plug(std::string_view address, std::string& error) {
             return -ENODEV;
         }
         it->second.present = true;
-        impl_->dirty = true;
-        impl_->add_device(it->second);
+        impl_->add_device(it->second); // adds its nodes to the tree
         if (impl_->bus_autoprobe)
             impl_->device_attach(it->second); // pci_bus_add_device() -> device_attach()
     }
@@ -319,7 +321,6 @@ int Kernel::unplug(std::string_view address, std::string& error) {
         s.present = false;
         s.driver_override.reset();
         s.autoprobe = s.spec->sriov ? s.spec->sriov->autoprobe : true;
-        impl_->dirty = true;
     }
     impl_->flush();
     return 0;

@@ -45,6 +45,12 @@ struct WriteRecord {
     std::string value; // the bytes written, trailing newline included
     int error = 0;     // 0 on success, else the positive errno the write returned
     std::chrono::microseconds duration{0};
+    // The safety oracle (kernel_oracle.cpp), judged on the state when the write was issued: the write was
+    // disruptive (VF disable, unbind, mdev remove, vGPU teardown, reset) and hit a device in use (VFIO
+    // group held, netdev up or enslaved, or such a VF/mdev below it). Failed writes are judged too: a
+    // disruptive attempt on a device in use breaks the promise even if the kernel refused it.
+    bool disrupted_in_use = false;
+    std::string in_use_reason; // why, in words; "" when !disrupted_in_use
 };
 
 // Fault injection. `path` is an absolute /sys path; it may end in '*' to match a prefix.

@@ -48,7 +48,7 @@ int Impl::probe_with(DeviceState& d, const DriverState& drv) {
     // dd.c really_probe(): dev->driver is set, drv->probe() runs (it registers netdevs, VFIO groups,
     // mdev parents, each with its own events), then driver_bound() sends KOBJ_BIND.
     d.driver = drv.spec.name;
-    dirty = true;
+    tree_driver_bound(d); // probe side effects below (netdevs, mdev types) mark the tree for a rebuild
     refresh_vfio_group(d.iommu_group);
     if (drv.spec.creates_netdev) {
         if (d.is_vf)
@@ -134,8 +134,9 @@ void Impl::release_driver(DeviceState& d) {
         unregister_netdev(n);
     d.netdevs.clear();
     // dd.c __device_release_driver(): dev->driver = NULL, then KOBJ_UNBIND (so no DRIVER= in it).
+    const std::string old_driver = std::move(d.driver);
     d.driver.clear();
-    dirty = true;
+    tree_driver_unbound(d, old_driver);
     if (drv.spec.override_only)
         refresh_vfio_group(d.iommu_group);
     emit(pci_event("unbind", d));

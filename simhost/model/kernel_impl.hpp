@@ -144,6 +144,16 @@ struct Impl {
 
     // ---- kernel_tree.cpp
     void rebuild() const;
+    // Incremental updates for the frequent structural changes (a driver binds or unbinds, an mdev comes
+    // or goes): patching the few nodes involved keeps one change O(log n) instead of rebuilding the whole
+    // tree, which made converging 4096 VFs quadratic. They do nothing while a full rebuild is pending
+    // (`dirty`), since that rebuild reflects the state anyway.
+    void tree_driver_bound(const DeviceState& d);
+    void tree_driver_unbound(const DeviceState& d, const std::string& old_driver);
+    void tree_mdev_added(const MdevState& m);
+    void tree_mdev_removed(const MdevState& m);
+    void tree_device_added(const DeviceState& d);   // device_add (a VF, a hot-plugged device)
+    void tree_device_removed(const DeviceState& d); // device_del
     // Resolves `path` following symlinks (all components, or all but the last). Returns 0 or -errno.
     int resolve(std::string_view path, bool follow_last, std::string& canonical) const;
 

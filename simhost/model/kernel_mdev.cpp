@@ -73,7 +73,7 @@ int Impl::w_mdev_create(const std::string& parent, const std::string& type, std:
         return -p->spec->mdev->full_errno;
     MdevState m{uuid, parent, type, next_mdev_group++};
     mdevs[uuid] = m;
-    dirty = true;
+    tree_mdev_added(m);
     // device_add (KOBJ_ADD), then vfio_mdev probes: emulated IOMMU group + VFIO device, KOBJ_BIND.
     emit(mdev_event("add", m, false));
     refresh_vfio_group(m.group);
@@ -91,7 +91,7 @@ void Impl::remove_mdev(const std::string& uuid) {
     refresh_vfio_group(m.group);
     emit(mdev_event("remove", m, false));
     holds.erase(m.group);
-    dirty = true;
+    tree_mdev_removed(m);
 }
 
 int Impl::w_mdev_remove(std::unique_lock<std::mutex>& lock, const std::string& uuid, std::string_view data) {

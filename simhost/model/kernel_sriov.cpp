@@ -39,7 +39,7 @@ std::string Impl::vf_netdev_name(const DeviceState& vf) const {
 void Impl::add_device(DeviceState& d) {
     // device_add() sends KOBJ_ADD; for a VF, pci_iov_sysfs_link() then adds virtfnN/physfn and sends
     // KOBJ_CHANGE; pci_bus_add_device() probes last (bus_probe_device honours drivers_autoprobe).
-    dirty = true;
+    tree_device_added(d);
     emit(pci_event("add", d));
     if (d.is_vf)
         emit(pci_event("change", d));
@@ -48,15 +48,14 @@ void Impl::add_device(DeviceState& d) {
 void Impl::remove_device(DeviceState& d) {
     // pci_stop_and_remove_bus_device(): the driver is released (unbind), then device_del (remove).
     release_driver(d);
-    dirty = true;
+    tree_device_removed(d);
     emit(pci_event("remove", d));
 }
 
 void Impl::enable_vfs(DeviceState& pf, unsigned count, bool probe_now) {
     const SriovSpec& s = *pf.spec->sriov;
     pf.numvfs = count;
-    ++pf.vf_epoch;
-    dirty = true;
+    ++pf.vf_epoch; // the tree grows VF by VF (add_device)
     // iov.c sriov_add_vfs(): VFs are added one by one, each completely (add, change, probe).
     for (unsigned i = 0; i < count; ++i) {
         PciAddr a = vf_address(pf.addr, s.offset, s.stride, i);
@@ -96,8 +95,7 @@ void Impl::disable_vfs(DeviceState& pf) {
         }
     }
     pf.numvfs = 0;
-    ++pf.vf_epoch;
-    dirty = true;
+    ++pf.vf_epoch; // the tree shrank VF by VF (remove_device)
 }
 
 int Impl::w_sriov_numvfs(std::unique_lock<std::mutex>& lock, const std::string& addr, std::string_view data) {

@@ -1,9 +1,11 @@
-// The sysfs tree: materialised from the model state (rebuilt lazily after structural changes) with the
+// The sysfs tree: materialised from the model state (patched in place for binds, mdevs, VFs and hot-plug;
+// rebuilt lazily after other structural changes) with the
 // real kernel's layout (sysfs-abi.md §1-4): device directories under /devices/pci<dom>:<bus>/..., relative
 // links from /bus, /class, /kernel/iommu_groups and /module, attribute formats from pci-sysfs.c, iov.c,
 // mdev_sysfs.c and net-sysfs.c. File contents are computed at read time from the state.
 #include "kernel_impl.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +22,9 @@ public:
         t_.clear();
         t_["/"] = Node{};
     }
+    // Adds to an existing tree (the incremental updates) instead of starting over.
+    struct Patch {};
+    Builder(std::map<std::string, Node, std::less<>>& t, Patch) : t_(t) {}
     void dir(const std::string& path) {
         if (t_.count(path))
             return;
@@ -46,6 +51,23 @@ public:
         n.kind = NodeKind::Symlink;
         n.mode = 0777;
         n.target = rel_link(parent_dir(path), target_abs);
+    }
+
+    // Removes a node, everything below it, and its name from its parent's listing.
+    void remove(const std::string& path) {
+        auto it = t_.find(path);
+        if (it == t_.end())
+            return;
+        // Descendants sort right after "path/" and before "path0" ('0' follows '/').
+        t_.erase(t_.lower_bound(path + "/"), t_.lower_bound(path + "0"));
+        t_.erase(path);
+        auto parent = t_.find(parent_dir(path));
+        if (parent == t_.end())
+            return;
+        auto& names = parent->second.children;
+        auto name = std::find(names.begin(), names.end(), path.substr(path.rfind('/') + 1));
+        if (name != names.end())
+            names.erase(name);
     }
 
 private:
@@ -122,7 +144,224 @@ std::string resource_lines(const DeviceState& d) {
     return out;
 }
 
+// The nodes of one mdev (mdev_sysfs.c, mdev_core.c): its directory under the parent, the bus and driver
+// links, and the type's devices/ link. Its IOMMU group is added by the caller.
+void build_mdev(Builder& b, const Impl& k, const MdevState& m) {
+    const DeviceState* parent = k.dev(m.parent);
+    const std::string& uuid = m.uuid;
+    std::string d = parent->dir + "/" + uuid;
+    b.dir(d);
+    b.link(d + "/mdev_type", parent->dir + "/mdev_supported_types/" + m.type);
+    b.file(d + "/remove", kWO, nullptr,
+           [u = uuid](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+               return k.w_mdev_remove(l, u, v);
+           });
+    b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(m.group));
+    b.link(d + "/driver", "/bus/mdev/drivers/vfio_mdev");
+    b.link(d + "/subsystem", "/bus/mdev");
+    b.file(
+        d + "/uevent", kRW, [t = m.type](const Impl&) { return "DRIVER=vfio_mdev\nMDEV_TYPE=" + t + "\n"; },
+        [u = uuid](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+            return k.w_synth_uevent("mdev", u, v);
+        });
+    b.link("/bus/mdev/devices/" + uuid, d);
+    b.link("/bus/mdev/drivers/vfio_mdev/" + uuid, d);
+    b.link(parent->dir + "/mdev_supported_types/" + m.type + "/devices/" + uuid, d);
+}
+
+void build_iommu_group(Builder& b, int group,
+                       const std::vector<std::pair<std::string, std::string>>& members) {
+    std::string gd = "/kernel/iommu_groups/" + std::to_string(group);
+    b.dir(gd + "/devices");
+    for (auto& [name, dir] : members)
+        b.link(gd + "/devices/" + name, dir);
+    b.text(gd + "/type", "DMA\n");
+    b.text(gd + "/reserved_regions", "");
+}
+
+// One present PCI device: its directory (pci-sysfs.c attributes, iov.c SR-IOV files and links, mdev
+// types, NVIDIA per-VF files), its /bus/pci/devices and driver links and its IOMMU group membership. Adding
+// to an existing tree is idempotent, so the incremental updates call it too.
+void build_device(Builder& b, const Impl& k, const std::string& addr, const DeviceState& dev) {
+    const std::string& d = dev.dir;
+    const std::string a = addr;
+    b.dir(d);
+    b.link("/bus/pci/devices/" + addr, d);
+    auto dv = [a](const Impl& k) -> const DeviceState& { return *k.dev(a); };
+    b.file(d + "/vendor", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).vendor); });
+    b.file(d + "/device", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).device); });
+    b.file(d + "/subsystem_vendor", kRO,
+           [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_vendor); });
+    b.file(d + "/subsystem_device", kRO,
+           [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_device); });
+    b.file(d + "/class", kRO, [dv](const Impl& k) { return fmt("0x%06llx\n", dv(k).class_code); });
+    b.file(d + "/revision", kRO, [dv](const Impl& k) { return fmt("0x%02llx\n", dv(k).revision); });
+    b.file(d + "/modalias", kRO, [dv](const Impl& k) {
+        auto env = k.pci_uevent_env(dv(k));
+        auto pos = env.find("MODALIAS=");
+        return env.substr(pos + 9);
+    });
+    b.file(
+        d + "/uevent", kRW, [dv](const Impl& k) { return k.pci_uevent_env(dv(k)); },
+        [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+            return k.w_synth_uevent("pci", a, v);
+        });
+    b.file(
+         d + "/config", kRW, [dv](const Impl& k) { return config_space(dv(k)); },
+         [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; })
+        .size = 256;
+    b.file(d + "/resource", kRO, [dv](const Impl& k) { return resource_lines(dv(k)); });
+    b.file(d + "/irq", kRO, [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
+    b.file(
+        d + "/enable", kRW, [dv](const Impl& k) { return std::string(dv(k).driver.empty() ? "0\n" : "1\n"); },
+        [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
+    b.file(d + "/numa_node", kRW,
+           [dv](const Impl& k) { return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n"; });
+    b.file(d + "/local_cpulist", kRO, [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
+    b.file(
+        d + "/driver_override", kRW,
+        [dv](const Impl& k) {
+            // pci-sysfs.c driver_override_show: sysfs_emit("%s\n") of a NULL pointer -> "(null)".
+            auto& o = dv(k).driver_override;
+            return (o ? *o : std::string("(null)")) + "\n";
+        },
+        [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+            return k.w_driver_override(l, a, v);
+        });
+    if (!dev.spec->is_bridge() || dev.is_vf)
+        b.file(d + "/reset", kWO, nullptr, [](Impl&, std::unique_lock<std::mutex>&, std::string_view v) {
+            // pci-sysfs.c reset_store: kstrtoul, only 1 is accepted.
+            unsigned long long x;
+            if (kstrtoull(v, 0, ~0ull, x) || x != 1)
+                return -EINVAL;
+            return 0;
+        });
+    b.link(d + "/subsystem", "/bus/pci");
+    if (!dev.driver.empty())
+        b.link(d + "/driver", "/bus/pci/drivers/" + dev.driver);
+    if (dev.iommu_group >= 0) {
+        b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(dev.iommu_group));
+        build_iommu_group(b, dev.iommu_group, {{addr, d}});
+    }
+    // iov.c: PF attribute group (sriov_*) only when dev_is_pf; virtfnN / physfn links.
+    if (!dev.is_vf && dev.spec->sriov) {
+        auto& s = *dev.spec->sriov;
+        b.file(d + "/sriov_totalvfs", kRO, [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
+        b.file(
+            d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
+            [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                return k.w_sriov_numvfs(l, a, v);
+            });
+        b.file(d + "/sriov_offset", kRO, [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
+        b.file(d + "/sriov_stride", kRO, [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
+        // iov.c sriov_vf_device_show: "%x\n", no 0x prefix (unlike the device file).
+        b.file(d + "/sriov_vf_device", kRO, [o = s.vf_device](const Impl&) { return fmt("%llx\n", o); });
+        b.file(
+            d + "/sriov_drivers_autoprobe", kRW,
+            [dv](const Impl& k) { return std::string(dv(k).autoprobe ? "1\n" : "0\n"); },
+            [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                return k.w_sriov_autoprobe(a, v);
+            });
+        b.text(d + "/sriov_vf_total_msix", "0\n");
+        for (unsigned i = 0; i < dev.numvfs; ++i) {
+            auto vf = vf_address(dev.addr, s.offset, s.stride, i).str();
+            if (auto* v = k.dev(vf))
+                b.link(d + "/virtfn" + std::to_string(i), v->dir);
+        }
+    }
+    if (dev.is_vf)
+        b.link(d + "/physfn", k.devices.at(dev.pf).dir);
+    // mdev_sysfs.c: mdev_supported_types/<type>/ once the parent driver registered.
+    if (dev.mdev_registered && dev.spec->mdev) {
+        for (auto& ty : dev.spec->mdev->types) {
+            std::string td = d + "/mdev_supported_types/" + ty.id;
+            b.text(td + "/name", ty.name + "\n");
+            if (ty.description)
+                b.text(td + "/description", *ty.description + "\n");
+            b.text(td + "/device_api", ty.device_api + "\n");
+            const MdevTypeSpec* tp = &ty;
+            b.file(td + "/available_instances", kRO,
+                   [dv, tp](const Impl& k) { return fmt("%llu\n", k.mdev_available(dv(k), *tp)); });
+            b.file(td + "/create", kWO, nullptr,
+                   [a, id = ty.id](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                       return k.w_mdev_create(a, id, v);
+                   });
+            b.dir(td + "/devices"); // its entries are added with the mdevs (build_mdev)
+        }
+        b.link("/class/mdev_bus/" + addr, d);
+    }
+    // NVIDIA vendor-specific VFIO: per-VF nvidia/ directory while the VF is bound to that driver.
+    if (dev.is_vf && dev.spec->vgpu && !dev.driver.empty() && k.drivers.at(dev.driver).spec.vendor_vgpu) {
+        b.file(d + "/nvidia/creatable_vgpu_types", kRO, [dv](const Impl& k) {
+            std::string out;
+            for (auto* p : k.creatable_vgpu(dv(k)))
+                out += std::to_string(p->id) + " : " + p->name + "\n";
+            return out;
+        });
+        b.file(
+            d + "/nvidia/current_vgpu_type", kRW,
+            [dv](const Impl& k) { return fmt("%llu\n", dv(k).vgpu_type); },
+            [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                return k.w_current_vgpu(l, a, v);
+            });
+    }
+    if (!dev.driver.empty())
+        b.link("/bus/pci/drivers/" + dev.driver + "/" + addr, dev.dir);
+}
+
 } // namespace
+
+void Impl::tree_driver_bound(const DeviceState& d) {
+    if (dirty)
+        return;
+    // A vendor-vGPU VF grows an nvidia/ directory when bound: leave that to a full rebuild.
+    if (d.is_vf && d.spec->vgpu && drivers.at(d.driver).spec.vendor_vgpu) {
+        dirty = true;
+        return;
+    }
+    Builder b(tree, Builder::Patch{});
+    b.link(d.dir + "/driver", "/bus/pci/drivers/" + d.driver);
+    b.link("/bus/pci/drivers/" + d.driver + "/" + d.address, d.dir);
+}
+
+void Impl::tree_driver_unbound(const DeviceState& d, const std::string& old_driver) {
+    if (dirty)
+        return;
+    if (d.is_vf && d.spec->vgpu && drivers.at(old_driver).spec.vendor_vgpu) {
+        dirty = true;
+        return;
+    }
+    Builder b(tree, Builder::Patch{});
+    b.remove(d.dir + "/driver");
+    b.remove("/bus/pci/drivers/" + old_driver + "/" + d.address);
+}
+
+void Impl::tree_mdev_added(const MdevState& m) {
+    if (dirty)
+        return;
+    const DeviceState* parent = dev(m.parent);
+    if (!parent)
+        return;
+    Builder b(tree, Builder::Patch{});
+    build_mdev(b, *this, m);
+    build_iommu_group(b, m.group, {{m.uuid, parent->dir + "/" + m.uuid}}); // each mdev has its own group
+}
+
+void Impl::tree_mdev_removed(const MdevState& m) {
+    if (dirty)
+        return;
+    const DeviceState* parent = dev(m.parent);
+    if (!parent) {
+        dirty = true;
+        return;
+    }
+    Builder b(tree, Builder::Patch{});
+    b.remove(parent->dir + "/" + m.uuid);
+    b.remove("/bus/mdev/devices/" + m.uuid);
+    b.remove("/bus/mdev/drivers/vfio_mdev/" + m.uuid);
+    b.remove(parent->dir + "/mdev_supported_types/" + m.type + "/devices/" + m.uuid);
+    b.remove("/kernel/iommu_groups/" + std::to_string(m.group));
+}
 
 void Impl::rebuild() const {
     Builder b(tree);
@@ -197,164 +436,17 @@ void Impl::rebuild() const {
     }
 
     // ---- PCI devices
-    std::map<int, std::vector<std::pair<std::string, std::string>>> groups; // group -> (name, dir)
-    for (auto& [addr, dev] : devices) {
-        if (!dev.present)
-            continue;
-        const std::string& d = dev.dir;
-        const std::string a = addr;
-        b.dir(d);
-        b.link("/bus/pci/devices/" + addr, d);
-        auto dv = [a](const Impl& k) -> const DeviceState& { return *k.dev(a); };
-        b.file(d + "/vendor", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).vendor); });
-        b.file(d + "/device", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).device); });
-        b.file(d + "/subsystem_vendor", kRO,
-               [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_vendor); });
-        b.file(d + "/subsystem_device", kRO,
-               [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_device); });
-        b.file(d + "/class", kRO, [dv](const Impl& k) { return fmt("0x%06llx\n", dv(k).class_code); });
-        b.file(d + "/revision", kRO, [dv](const Impl& k) { return fmt("0x%02llx\n", dv(k).revision); });
-        b.file(d + "/modalias", kRO, [dv](const Impl& k) {
-            auto env = k.pci_uevent_env(dv(k));
-            auto pos = env.find("MODALIAS=");
-            return env.substr(pos + 9);
-        });
-        b.file(
-            d + "/uevent", kRW, [dv](const Impl& k) { return k.pci_uevent_env(dv(k)); },
-            [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-                return k.w_synth_uevent("pci", a, v);
-            });
-        b.file(
-             d + "/config", kRW, [dv](const Impl& k) { return config_space(dv(k)); },
-             [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; })
-            .size = 256;
-        b.file(d + "/resource", kRO, [dv](const Impl& k) { return resource_lines(dv(k)); });
-        b.file(d + "/irq", kRO,
-               [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
-        b.file(
-            d + "/enable", kRW,
-            [dv](const Impl& k) { return std::string(dv(k).driver.empty() ? "0\n" : "1\n"); },
-            [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
-        b.file(d + "/numa_node", kRW, [dv](const Impl& k) {
-            return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n";
-        });
-        b.file(d + "/local_cpulist", kRO, [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
-        b.file(
-            d + "/driver_override", kRW,
-            [dv](const Impl& k) {
-                // pci-sysfs.c driver_override_show: sysfs_emit("%s\n") of a NULL pointer -> "(null)".
-                auto& o = dv(k).driver_override;
-                return (o ? *o : std::string("(null)")) + "\n";
-            },
-            [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-                return k.w_driver_override(l, a, v);
-            });
-        if (!dev.spec->is_bridge() || dev.is_vf)
-            b.file(d + "/reset", kWO, nullptr, [](Impl&, std::unique_lock<std::mutex>&, std::string_view v) {
-                // pci-sysfs.c reset_store: kstrtoul, only 1 is accepted.
-                unsigned long long x;
-                if (kstrtoull(v, 0, ~0ull, x) || x != 1)
-                    return -EINVAL;
-                return 0;
-            });
-        b.link(d + "/subsystem", "/bus/pci");
-        if (!dev.driver.empty())
-            b.link(d + "/driver", "/bus/pci/drivers/" + dev.driver);
-        if (dev.iommu_group >= 0) {
-            b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(dev.iommu_group));
-            groups[dev.iommu_group].emplace_back(addr, d);
-        }
-        // iov.c: PF attribute group (sriov_*) only when dev_is_pf; virtfnN / physfn links.
-        if (!dev.is_vf && dev.spec->sriov) {
-            auto& s = *dev.spec->sriov;
-            b.file(d + "/sriov_totalvfs", kRO, [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
-            b.file(
-                d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
-                [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-                    return k.w_sriov_numvfs(l, a, v);
-                });
-            b.file(d + "/sriov_offset", kRO, [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
-            b.file(d + "/sriov_stride", kRO, [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
-            // iov.c sriov_vf_device_show: "%x\n", no 0x prefix (unlike the device file).
-            b.file(d + "/sriov_vf_device", kRO, [o = s.vf_device](const Impl&) { return fmt("%llx\n", o); });
-            b.file(
-                d + "/sriov_drivers_autoprobe", kRW,
-                [dv](const Impl& k) { return std::string(dv(k).autoprobe ? "1\n" : "0\n"); },
-                [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-                    return k.w_sriov_autoprobe(a, v);
-                });
-            b.text(d + "/sriov_vf_total_msix", "0\n");
-            for (unsigned i = 0; i < dev.numvfs; ++i) {
-                auto vf = vf_address(dev.addr, s.offset, s.stride, i).str();
-                if (auto* v = this->dev(vf))
-                    b.link(d + "/virtfn" + std::to_string(i), v->dir);
-            }
-        }
-        if (dev.is_vf)
-            b.link(d + "/physfn", devices.at(dev.pf).dir);
-        // mdev_sysfs.c: mdev_supported_types/<type>/ once the parent driver registered.
-        if (dev.mdev_registered && dev.spec->mdev) {
-            for (auto& ty : dev.spec->mdev->types) {
-                std::string td = d + "/mdev_supported_types/" + ty.id;
-                b.text(td + "/name", ty.name + "\n");
-                if (ty.description)
-                    b.text(td + "/description", *ty.description + "\n");
-                b.text(td + "/device_api", ty.device_api + "\n");
-                const MdevTypeSpec* tp = &ty;
-                b.file(td + "/available_instances", kRO,
-                       [dv, tp](const Impl& k) { return fmt("%llu\n", k.mdev_available(dv(k), *tp)); });
-                b.file(td + "/create", kWO, nullptr,
-                       [a, id = ty.id](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-                           return k.w_mdev_create(a, id, v);
-                       });
-                b.dir(td + "/devices");
-                for (auto& [uuid, m] : mdevs)
-                    if (m.parent == addr && m.type == ty.id)
-                        b.link(td + "/devices/" + uuid, d + "/" + uuid);
-            }
-            b.link("/class/mdev_bus/" + addr, d);
-        }
-        // NVIDIA vendor-specific VFIO: per-VF nvidia/ directory while the VF is bound to that driver.
-        if (dev.is_vf && dev.spec->vgpu && !dev.driver.empty() && drivers.at(dev.driver).spec.vendor_vgpu) {
-            b.file(d + "/nvidia/creatable_vgpu_types", kRO, [dv](const Impl& k) {
-                std::string out;
-                for (auto* p : k.creatable_vgpu(dv(k)))
-                    out += std::to_string(p->id) + " : " + p->name + "\n";
-                return out;
-            });
-            b.file(
-                d + "/nvidia/current_vgpu_type", kRW,
-                [dv](const Impl& k) { return fmt("%llu\n", dv(k).vgpu_type); },
-                [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-                    return k.w_current_vgpu(l, a, v);
-                });
-        }
-    }
+    for (auto& [addr, dev] : devices)
+        if (dev.present)
+            build_device(b, *this, addr, dev);
 
     // ---- mdev devices
+    std::map<int, std::vector<std::pair<std::string, std::string>>> groups; // group -> (name, dir)
     for (auto& [uuid, m] : mdevs) {
-        const DeviceState* parent = dev(m.parent);
-        if (!parent)
+        if (!dev(m.parent))
             continue;
-        std::string d = parent->dir + "/" + uuid;
-        b.dir(d);
-        b.link(d + "/mdev_type", parent->dir + "/mdev_supported_types/" + m.type);
-        b.file(d + "/remove", kWO, nullptr,
-               [u = uuid](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-                   return k.w_mdev_remove(l, u, v);
-               });
-        b.link(d + "/iommu_group", "/kernel/iommu_groups/" + std::to_string(m.group));
-        b.link(d + "/driver", "/bus/mdev/drivers/vfio_mdev");
-        b.link(d + "/subsystem", "/bus/mdev");
-        b.file(
-            d + "/uevent", kRW,
-            [t = m.type](const Impl&) { return "DRIVER=vfio_mdev\nMDEV_TYPE=" + t + "\n"; },
-            [u = uuid](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-                return k.w_synth_uevent("mdev", u, v);
-            });
-        b.link("/bus/mdev/devices/" + uuid, d);
-        b.link("/bus/mdev/drivers/vfio_mdev/" + uuid, d);
-        groups[m.group].emplace_back(uuid, d);
+        build_mdev(b, *this, m);
+        groups[m.group].emplace_back(uuid, dev(m.parent)->dir + "/" + uuid);
     }
 
     // ---- netdevs
@@ -402,15 +494,41 @@ void Impl::rebuild() const {
     }
 
     // ---- IOMMU groups (iommu.c): /kernel/iommu_groups/N/devices/<dev> -> the device.
-    for (auto& [g, members] : groups) {
-        std::string gd = "/kernel/iommu_groups/" + std::to_string(g);
-        b.dir(gd + "/devices");
-        for (auto& [name, dir] : members)
-            b.link(gd + "/devices/" + name, dir);
-        b.text(gd + "/type", "DMA\n");
-        b.text(gd + "/reserved_regions", "");
-    }
+    for (auto& [g, members] : groups)
+        build_iommu_group(b, g, members);
     dirty = false;
+}
+
+void Impl::tree_device_added(const DeviceState& d) {
+    if (dirty)
+        return;
+    Builder b(tree, Builder::Patch{});
+    build_device(b, *this, d.address, d);
+    if (d.is_vf) // iov.c pci_iov_sysfs_link(): the PF's virtfnN link
+        if (const DeviceState* pf = dev(d.pf))
+            b.link(pf->dir + "/virtfn" + std::to_string(d.vf_index), d.dir);
+}
+
+void Impl::tree_device_removed(const DeviceState& d) {
+    if (dirty)
+        return;
+    Builder b(tree, Builder::Patch{});
+    b.remove(d.dir);
+    b.remove("/bus/pci/devices/" + d.address);
+    if (!d.driver.empty())
+        b.remove("/bus/pci/drivers/" + d.driver + "/" + d.address);
+    b.remove("/class/mdev_bus/" + d.address);
+    if (d.is_vf)
+        if (const DeviceState* pf = dev(d.pf))
+            b.remove(pf->dir + "/virtfn" + std::to_string(d.vf_index));
+    if (d.iommu_group >= 0) {
+        // iommu.c: a group disappears with its last device.
+        const std::string group = "/kernel/iommu_groups/" + std::to_string(d.iommu_group);
+        b.remove(group + "/devices/" + d.address);
+        auto members = tree.find(group + "/devices");
+        if (members != tree.end() && members->second.children.empty())
+            b.remove(group);
+    }
 }
 
 int Impl::resolve(std::string_view path, bool follow_last, std::string& canonical) const {

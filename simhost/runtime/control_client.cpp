@@ -78,7 +78,7 @@ int ctl_main(const std::vector<std::string>& args) {
                      "  hold ADDR|GROUP [--device] [--comm NAME] | release PID\n"
                      "  fault fail PATH ERRNO [COUNT] | fault block PATH SECONDS\n"
                      "  fault limit-vfs PF N | fault probe-delay PF SECONDS | fault clear\n"
-                     "  log [--json] | log clear | reset\n";
+                     "  log [--json] | log clear | stats [clear | /sys/PATH] | reset\n";
         return args.empty() ? 1 : 0;
     }
     try {

@@ -1,5 +1,6 @@
 #include "control_commands.hpp"
 
+#include "access_stats.hpp"
 #include "errno_names.hpp"
 
 #include <cerrno>
@@ -96,13 +97,16 @@ std::string format_write_log(const std::vector<WriteRecord>& records, bool json)
                 {"result", errno_name(record.error)},
                 {"errno", record.error},
                 {"duration_us", record.duration.count()},
+                {"disrupted_in_use", record.disrupted_in_use},
+                {"in_use_reason", record.in_use_reason},
             });
         return array.dump(2) + "\n";
     }
     std::string out;
     for (const auto& record : records)
         out += iso_time(record.time) + " " + std::to_string(record.duration.count()) + "us " +
-               errno_name(record.error) + " " + record.path + " " + c_escaped(record.value) + "\n";
+               errno_name(record.error) + " " + record.path + " " + c_escaped(record.value) +
+               (record.disrupted_in_use ? " DISRUPTED-IN-USE " + c_escaped(record.in_use_reason) : "") + "\n";
     return out;
 }
 
@@ -203,6 +207,18 @@ ControlReply ControlCommands::log(const std::vector<std::string>& words) {
     return usage("log [--json] | log clear");
 }
 
+ControlReply ControlCommands::stats(const std::vector<std::string>& words) {
+    if (words.size() == 1)
+        return ok(format_access_counts(access_totals()));
+    if (words.size() == 2 && words[1] == "clear") {
+        clear_access_counts();
+        return ok();
+    }
+    if (words.size() == 2 && words[1].starts_with("/sys/")) // FUSE sees paths relative to the mount
+        return ok(format_access_counts(access_counts_for(words[1].substr(4))));
+    return usage("stats | stats clear | stats /sys/PATH");
+}
+
 ControlReply ControlCommands::handle(const std::vector<std::string>& words) {
     if (words.empty())
         return usage("COMMAND [ARGS...]");
@@ -228,6 +244,8 @@ ControlReply ControlCommands::handle(const std::vector<std::string>& words) {
         return fault(words);
     if (command == "log")
         return log(words);
+    if (command == "stats")
+        return stats(words);
     if (command == "load_module" && words.size() == 2)
         return from_model(kernel_.load_module(words[1], error), error);
     if (command == "reset" && words.size() == 1) {
@@ -236,9 +254,9 @@ ControlReply ControlCommands::handle(const std::vector<std::string>& words) {
         devnodes_.replace_all(kernel_.devnodes());
         return ok();
     }
-    return failure(EINVAL,
-                   "unknown command or wrong arguments: '" + command +
-                       "' (plug, unplug, link, master, hold, release, fault, log, load_module, reset)");
+    return failure(
+        EINVAL, "unknown command or wrong arguments: '" + command +
+                    "' (plug, unplug, link, master, hold, release, fault, log, stats, load_module, reset)");
 }
 
 } // namespace simhost

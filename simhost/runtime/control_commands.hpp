@@ -30,6 +30,7 @@ private:
     ControlReply hold(const std::vector<std::string>& words);
     ControlReply fault(const std::vector<std::string>& words);
     ControlReply log(const std::vector<std::string>& words);
+    ControlReply stats(const std::vector<std::string>& words);
     int resolve_group(const std::string& device_or_group, std::string& error) const;
 
     Kernel& kernel_;

@@ -1,6 +1,8 @@
 #define FUSE_USE_VERSION 312
 #include "fuse_sysfs.hpp"
 
+#include "access_stats.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -27,6 +29,8 @@ struct OpenFile {
 
 void* on_init(fuse_conn_info* /*conn*/, fuse_config* cfg) {
     // Nothing may be cached: sysfs values change behind the reader's back, and writes must reach the model.
+    // (Caching names alone does not pay: with default_permissions every directory of a path walk is
+    // permission-checked with fresh attributes, one GETATTR each; see docs/benchmarks.md.)
     cfg->entry_timeout = 0;
     cfg->attr_timeout = 0;
     cfg->negative_timeout = 0;
@@ -37,6 +41,7 @@ void* on_init(fuse_conn_info* /*conn*/, fuse_config* cfg) {
 }
 
 int on_getattr(const char* path, struct stat* st, fuse_file_info* /*fi*/) {
+    count_access(AccessKind::Getattr, path);
     NodeInfo info;
     if (const int rc = kernel_of_context().stat(path, info); rc < 0)
         return rc;
@@ -67,6 +72,7 @@ int on_getattr(const char* path, struct stat* st, fuse_file_info* /*fi*/) {
 }
 
 int on_readlink(const char* path, char* buffer, size_t size) {
+    count_access(AccessKind::Readlink, path);
     std::string target;
     if (const int rc = kernel_of_context().readlink(path, target); rc < 0)
         return rc;
@@ -80,6 +86,7 @@ int on_readlink(const char* path, char* buffer, size_t size) {
 
 int on_readdir(const char* path, void* buffer, fuse_fill_dir_t filler, off_t /*offset*/,
                fuse_file_info* /*fi*/, fuse_readdir_flags /*flags*/) {
+    count_access(AccessKind::Readdir, path);
     std::vector<std::string> names;
     if (const int rc = kernel_of_context().list(path, names); rc < 0)
         return rc;
@@ -118,6 +125,7 @@ int on_release(const char* /*path*/, fuse_file_info* fi) {
 int on_read(const char* path, char* buffer, size_t size, off_t offset, fuse_file_info* fi) {
     auto* file = reinterpret_cast<OpenFile*>(fi->fh);
     if (offset == 0 || !file->has_snapshot) {
+        count_access(AccessKind::Read, path);
         std::string content;
         if (const int rc = kernel_of_context().read(path, content); rc < 0)
             return rc;
@@ -134,6 +142,7 @@ int on_read(const char* path, char* buffer, size_t size, off_t offset, fuse_file
 int on_write(const char* path, const char* data, size_t size, off_t /*offset*/, fuse_file_info* /*fi*/) {
     // fs/kernfs/file.c kernfs_fop_write_iter(): each write(2) is one store() of the whole buffer, whatever
     // the file offset. The model strips the trailing newline itself (kstrtouint accepts one).
+    count_access(AccessKind::Write, path);
     if (const int rc = kernel_of_context().write(path, std::string_view(data, size)); rc < 0)
         return rc;
     return static_cast<int>(size);

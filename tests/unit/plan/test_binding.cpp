@@ -68,7 +68,8 @@ TEST_CASE("driver = vfio binds the variant driver when its module is loaded, rea
     CHECK(a.reason == "no driver bound; mlx5_vfio_pci: modules.alias match with 5 wildcards");
     CHECK(a.writes == writes({{"bus/pci/devices/0000:5e:00.2/driver_override", "mlx5_vfio_pci"},
                               {"bus/pci/drivers_probe", "0000:5e:00.2"}}));
-    CHECK(status(plan, "0000:5e:00.2").desired_driver == "vfio");
+    CHECK(status(plan, "0000:5e:00.2").desired_driver ==
+          "vfio: mlx5_vfio_pci: modules.alias match with 5 wildcards");
 }
 
 TEST_CASE("driver = vfio with the variant module not loaded: LoadModule first, bind waits") {
@@ -180,4 +181,19 @@ TEST_CASE("a device without driver_override binds through the driver's bind file
     e.vfs_settings.push_back(vf_table({0}, named("iavf")));
     CHECK(only(make_plan(with_pf(e), host), ActionKind::Bind).writes ==
           writes({{"bus/pci/drivers/iavf/bind", vf(0)}}));
+}
+
+TEST_CASE("driver = vfio: the status names the resolved driver and why, also once converged") {
+    VfioHost variant(kCx7Vf, "mlx5_vfio_pci");
+    variant.host.drivers.push_back("mlx5_vfio_pci");
+    variant.host.module_drivers["mlx5_vfio_pci"] = {"mlx5_vfio_pci"};
+    Plan converged = make_plan(variant.desired, variant.host);
+    CHECK(converged.actions.empty());
+    CHECK(status(converged, "0000:5e:00.2").state == ObjectState::Converged);
+    CHECK(status(converged, "0000:5e:00.2").desired_driver ==
+          "vfio: mlx5_vfio_pci: modules.alias match with 5 wildcards");
+
+    VfioHost generic("pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00", "vfio-pci");
+    CHECK(status(make_plan(generic.desired, generic.host), "0000:5e:00.2").desired_driver ==
+          "vfio: vfio-pci: only the generic vfio_pci alias matches");
 }

@@ -135,3 +135,23 @@ TEST_CASE("an [[mdev]] entry whose parent is missing is absent") {
     CHECK(status(plan, "20-gpus.toml:4").state == ObjectState::Absent);
     CHECK(status(plan, "20-gpus.toml:4").reason == "no device matches parent address=0000:af:00.0");
 }
+
+TEST_CASE("mdev status objects name their parent and type - before creation, converged and foreign") {
+    DesiredState d;
+    d.mdevs.push_back(mdev_entry("nvidia-222", 2));
+    ObservedState host = gpu(3);
+    const std::string existing = mdev_instance_uuid(kGpu, 0);
+    const std::string missing = mdev_instance_uuid(kGpu, 1);
+    const std::string foreign = "0d000000-0000-4000-8000-000000000000";
+    host.mdevs[existing] = MdevDevice{existing, kGpu, "nvidia-222", 3, {}};
+    host.mdevs[foreign] = MdevDevice{foreign, kGpu, "nvidia-223", 4, {}};
+    Plan plan = make_plan(d, host);
+    CHECK(status(plan, existing).parent == kGpu);
+    CHECK(status(plan, existing).mdev_type == "nvidia-222");
+    CHECK(status(plan, missing).state == ObjectState::Pending);
+    CHECK(status(plan, missing).parent == kGpu);
+    CHECK(status(plan, missing).mdev_type == "nvidia-222");
+    CHECK(status(plan, foreign).state == ObjectState::Foreign);
+    CHECK(status(plan, foreign).parent == kGpu);
+    CHECK(status(plan, foreign).mdev_type == "nvidia-223");
+}

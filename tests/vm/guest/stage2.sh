@@ -1,10 +1,10 @@
 #!/bin/sh
 # PID 1 of the guest after switch_root: the host's root (read-only 9p) under a tmpfs overlay.
-# Mounts the pseudo filesystems, starts systemd-udevd and a system dbus-daemon, runs every scenario
-# named on the kernel command line, writes one line per scenario to /results/results.txt and reports
-# the overall status through isa-debug-exit (port 0xf4: QEMU exits with (byte << 1) | 1, so 0 -> 1
-# "all passed", 1 -> 3 "some failed"). PID 1 must never exit (the kernel panics), so everything
-# ends in `poweroff -f`.
+# Mounts the pseudo filesystems, starts systemd-udevd and a system dbus-daemon (with hostdevd's bus
+# policy), runs every scenario named on the kernel command line, writes one line per scenario to
+# /results/results.txt and reports the overall status through isa-debug-exit (port 0xf4: QEMU exits
+# with (byte << 1) | 1, so 0 -> 1 "all passed", 1 -> 3 "some failed"). PID 1 must never exit (the
+# kernel panics), so everything ends in `poweroff -f`.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
@@ -57,6 +57,10 @@ ln -s "$VM_CACHE/root/lib/modules/$KVER" "/usr/lib/modules/$KVER"
 udevadm trigger --subsystem-match=pci --action=add
 udevadm settle --timeout=30 || say "udevadm settle timed out"
 mkdir -p /run/dbus
+# hostdevd's bus policy, as the package installs it (the guest's /etc is the tmpfs overlay): root may
+# own io.hostdevd1, everyone may read it.
+mkdir -p /etc/dbus-1/system.d
+cp "$VM_REPO/dbus/io.hostdevd1.conf" /etc/dbus-1/system.d/ || say "cannot install dbus/io.hostdevd1.conf"
 dbus-daemon --system --fork --nopidfile >/results/dbus.log 2>&1 || say "dbus-daemon failed to start"
 say "guest up: kernel $KVER"
 

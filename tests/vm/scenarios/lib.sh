@@ -50,13 +50,18 @@ expect_bytes() {
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 50 ms until it succeeds; fails the
 # scenario with DESCRIPTION when SECONDS pass first. Waits for a state, never for a guessed delay.
+# When WAIT_DETAIL names a command, its output at the deadline is added to the reason (the state the
+# scenario saw instead, so a FAIL line says why without the logs).
+WAIT_DETAIL=
 wait_until() {
     limit=$1
     what=$2
     shift 2
     deadline=$(awk -v t="$(now)" -v l="$limit" 'BEGIN { print t + l }')
     while ! "$@" >/dev/null 2>&1; do
-        awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }' && fail "timed out after ${limit}s waiting for $what"
+        if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
+            fail "timed out after ${limit}s waiting for $what${WAIT_DETAIL:+ ($($WAIT_DETAIL 2>&1))}"
+        fi
         sleep 0.05
     done
 }

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Run every benchmark scenario (B1-B8, /work/shared/design/benchmarks.md, docs/benchmarks.md) on simhost and
+# print one table. Needs root (simhost) and a build with simhost, hostdevd and hostdevctl:
+#   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+#   cmake --build build-bench --target simhost hostdevd hostdevctl
+#   bench/run.sh build-bench
+# Options: --idle SECONDS (B6, default 60), --only NAME (one run: b1, b1-peer, b3, big, small, burst, blocked),
+#          --keep (keep the generated hosts and raw JSON in the work directory it prints).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+idle=60 only="" keep=0 build=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --idle) idle=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    *) build=$1; shift ;;
+    esac
+done
+[ -n "$build" ] || { echo "usage: bench/run.sh [--idle S] [--only NAME] [--keep] BUILD_DIR" >&2; exit 2; }
+build=$(cd "$build" && pwd)
+simhost=$build/simhost/runtime/simhost
+for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl"; do
+    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl" >&2; exit 2; }
+done
+work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
+[ $keep = 1 ] && echo "bench: work directory $work" >&2 || trap 'rm -rf "$work"' EXIT
+
+# run NAME SCENARIO GEN_ARGS...: generate the host, run the scenario in a fresh simulated host.
+run() {
+    local name=$1 scenario=$2; shift 2
+    [ -z "$only" ] || [ "$only" = "$name" ] || return 0
+    mkdir -p "$work/$name"
+    python3 "$here/gen_host.py" "$@" "$work/$name"
+    echo "bench: $name ($scenario, gen_host.py $*)" >&2
+    if ! "$simhost" run --host "$work/$name/host.toml" -- python3 "$here/scenario.py" "$scenario" \
+        --build "$build" --dir "$work/$name" --out "$work/$name.json" --idle "$idle" \
+        > "$work/$name.log" 2>&1; then
+        echo "bench: $name failed:" >&2; tail -20 "$work/$name.log" >&2
+    fi
+}
+
+run b1 converge-hostdevd --pfs 8 --vfs 64 --mdev-parents 4 --mdevs 16
+run b1-peer converge-status-quo --pfs 8 --vfs 64 --mdev-parents 4 --mdevs 16
+run b3 noop --pfs 16 --vfs 256
+run big daemon-big --pfs 16 --vfs 256 --mdev-parents 16 --mdevs 64 --hotplug-pf 64
+run small daemon-hotplug-only --pfs 0 --vfs 64 --hotplug-pf 64
+run burst daemon-burst --pfs 16 --vfs 256 --vf-count-unmanaged
+run blocked daemon-blocked --pfs 1 --vfs 4
+python3 "$here/table.py" "$work"

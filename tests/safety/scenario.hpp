@@ -1,0 +1,30 @@
+// Random scenario material for the safety tests, drawn from a host description (examples/hosts/*.toml)
+// with a seeded generator, so every scenario is reproducible from (seed, host, index).
+#pragma once
+
+#include "host_spec.hpp"
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace safety {
+
+using Rng = std::mt19937_64;
+
+// A valid hostdevd configuration (one TOML file) for PFs, VFs, mdev parents and vGPU VFs of `host`.
+std::string random_config(const simhost::HostSpec& host, Rng& rng);
+
+// `simhost ctl` argument lists that inject 0..2 random faults (failing writes with an errno the kernel
+// can return, fewer VFs than asked, late VF probing, slow writes).
+std::vector<std::vector<std::string>> random_faults(const simhost::HostSpec& host, Rng& rng);
+
+// `simhost ctl` argument lists that make 0..3 present devices in use, chosen among what exists now in the
+// simulated /sys: a VFIO group or device fd held by a process, a netdev up, a netdev enslaved to a bridge.
+std::vector<std::vector<std::string>> random_holders(Rng& rng);
+
+// Errnos the kernel returns for the writes hostdevd makes (sysfs-abi.md; iov.c, bus.c, dd.c,
+// mdev_sysfs.c, the vendor drivers' probe and sriov_configure).
+const std::vector<std::string>& kernel_write_errnos();
+
+} // namespace safety
