@@ -48,6 +48,20 @@ std::optional<VgpuType> find_profile_remembered(const ObservedState& observed, c
     return std::nullopt;
 }
 
+// A vGPU creation already planned (Safe) for another VF of the same PF.
+bool creation_planned_on_sibling(const PciDevice& vf, const ObservedState& observed,
+                                 const std::vector<Action>& actions) {
+    for (const Action& a : actions) {
+        if (a.kind != ActionKind::SetVgpu || a.verdict != Verdict::Safe || a.writes.empty() ||
+            a.writes.back().value == "0") // a clear frees capacity, it does not use it
+            continue;
+        const PciDevice* other = observed.find(a.object);
+        if (other && other->address != vf.address && other->physfn == vf.physfn)
+            return true;
+    }
+    return false;
+}
+
 std::string creatable_list(const VgpuState& state) {
     std::vector<std::string> names;
     for (const VgpuType& type : state.creatable)
@@ -108,6 +122,11 @@ void plan_vgpu(const std::string& profile, const std::string& source, const PciD
         action.verdict = Verdict::Blocked;
         action.reason = "vGPU profile \"" + profile + "\" is not creatable on " + vf.address +
                         " (creatable: " + creatable_list(state) + ")";
+    } else if (creation_planned_on_sibling(vf, observed, actions)) {
+        // creatable_vgpu_types says whether one more vGPU fits, not how many: a second creation on the
+        // same GPU in one pass may find the capacity gone (EINVAL). One per GPU per pass, then re-observe.
+        action.verdict = Verdict::Waiting;
+        action.reason = "another VF of " + vf.physfn + " gets a vGPU this pass; capacity is re-read first";
     } else {
         action.reason = "VF has no vGPU; " + own->name + " is creatable";
         action.writes = {{path, std::to_string(own->id)}};

@@ -110,9 +110,10 @@ nlohmann::json to_json(const Action& a) {
 }
 
 nlohmann::json to_json(const ObjectStatus& s) {
-    return {{"object", s.object},           {"role", s.role},       {"state", to_string(s.state)},
-            {"reason", s.reason},           {"source", s.source},   {"desired_driver", s.desired_driver},
-            {"desired_vfs", s.desired_vfs}, {"managed", s.managed}, {"pool", s.pool}};
+    return {{"object", s.object},           {"role", s.role},          {"state", to_string(s.state)},
+            {"reason", s.reason},           {"source", s.source},      {"desired_driver", s.desired_driver},
+            {"desired_vfs", s.desired_vfs}, {"managed", s.managed},    {"pool", s.pool},
+            {"parent", s.parent},           {"mdev_type", s.mdev_type}};
 }
 
 nlohmann::json to_json(const ActionResult& r) {

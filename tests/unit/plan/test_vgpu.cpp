@@ -79,3 +79,16 @@ TEST_CASE("vgpu: a VF without the nvidia files waits for the nvidia driver") {
     dev(host, vf(0)).driver = "vfio-pci";
     CHECK(only(make_plan(want_vgpu("L4-6Q"), host), ActionKind::SetVgpu).verdict == Verdict::Blocked);
 }
+
+TEST_CASE("vgpu: one creation per GPU per pass - the others wait for the capacity to be re-read") {
+    Plan plan = make_plan(want_vgpu("NVIDIA L4-6Q", {0, 1}), l4_host(2));
+    auto creations = actions_of(plan, ActionKind::SetVgpu);
+    REQUIRE(creations.size() == 2);
+    size_t safe = 0, waiting = 0;
+    for (const Action* a : creations) {
+        safe += a->verdict == Verdict::Safe;
+        waiting += a->verdict == Verdict::Waiting;
+    }
+    CHECK(safe == 1);
+    CHECK(waiting == 1);
+}
