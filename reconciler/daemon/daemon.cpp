@@ -280,8 +280,17 @@ void Daemon::pass() {
             spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
             continue;
         }
-        if (backoff_.allowed(key, now))
+        if (backoff_.allowed(key, now)) {
             wave.push_back(*a);
+        } else if (backoff_.flapping(key)) {
+            // Someone else keeps undoing this: report it (once in the log), and re-apply only after the
+            // growing back-off instead of fighting in a loop (safety.md, Ownership).
+            failures_[a->object] =
+                ObjectFailure{a->summary + ": something else keeps undoing this; re-applying with back-off"};
+            if (flap_reported_.insert(key).second)
+                spdlog::warn("device={} action={} keeps being undone by something else; backing off",
+                             a->object, a->summary);
+        }
     }
     applied_last_wave_.clear();
     if (auto retry = backoff_.next_retry(); retry && *retry > now)

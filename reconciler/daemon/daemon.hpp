@@ -99,6 +99,7 @@ private:
     std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
+    std::set<std::string> flap_reported_;     // actions whose flapping was logged already
     bool starting_ = true;
     bool ready_sent_ = false;
     uint64_t last_reconcile_usec_ = 0;

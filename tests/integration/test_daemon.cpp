@@ -311,3 +311,29 @@ TEST_CASE("daemon: a guest letting go unblocks a VF-count change without any pro
     CHECK(testing::wait_until([&] { return manager_state(*lab.client) == "converged"; }, 15s));
     CHECK(testing::trimmed(testing::read_file("/sys/bus/pci/devices/0000:af:00.0/sriov_numvfs")) == "2");
 }
+
+TEST_CASE("daemon: a binding someone keeps undoing is re-applied with back-off and reported once", "[lab]") {
+    Lab lab;
+    bool flagged = false;
+    for (int round = 0; round < 10 && !flagged; ++round) {
+        sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:3b:02.4");
+        REQUIRE(testing::wait_until(
+            [&] {
+                flagged = device_property(*lab.client, "0000:3b:02.4", "Reason").find("keeps undoing") !=
+                          std::string::npos;
+                return flagged || driver_of("0000:3b:02.4") == "vfio-pci";
+            },
+            10s));
+    }
+    INFO("hostdevd log:\n" << lab.daemon->log());
+    REQUIRE(flagged);
+    CHECK(device_property(*lab.client, "0000:3b:02.4", "State") == "failed");
+    // Reported once, not in a loop; and once the back-off has passed it is bound again.
+    std::string log = lab.daemon->log();
+    size_t warnings = 0;
+    for (size_t at = log.find("keeps being undone"); at != std::string::npos;
+         at = log.find("keeps being undone", at + 1))
+        ++warnings;
+    CHECK(warnings == 1);
+    CHECK(testing::wait_until([] { return driver_of("0000:3b:02.4") == "vfio-pci"; }, 15s));
+}
