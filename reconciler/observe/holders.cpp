@@ -4,10 +4,27 @@
 
 #include <algorithm>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 namespace hostdevd {
 
 namespace {
+
+// Whether the file a process has open at `fd_path` is our `/dev/vfio/<name>` (fd targets are paths in the
+// *process's* mount namespace: a guest in a container, or another simulated host, can hold a different
+// file under the same name). Character devices are compared by device number, other files by identity.
+// When our node is gone, a character device still counts (a stale group fd: unknown counts as in use).
+bool same_vfio_node(const std::string& fd_path, const std::string& our_node) {
+    struct stat held {
+    }, ours{};
+    if (::stat(fd_path.c_str(), &held) != 0)
+        return false; // closed or exited meanwhile
+    if (::stat(our_node.c_str(), &ours) != 0)
+        return S_ISCHR(held.st_mode);
+    if (S_ISCHR(held.st_mode) || S_ISCHR(ours.st_mode))
+        return S_ISCHR(held.st_mode) && S_ISCHR(ours.st_mode) && held.st_rdev == ours.st_rdev;
+    return held.st_dev == ours.st_dev && held.st_ino == ours.st_ino;
+}
 
 void add_unique(std::vector<std::string>& holders, const std::string& holder) {
     if (std::find(holders.begin(), holders.end(), holder) == holders.end())
@@ -49,6 +66,11 @@ HolderIndex scan_vfio_holders(const SysfsLayout& layout) {
             if (t.substr(0, vfio.size()) != vfio)
                 continue;
             t.remove_prefix(vfio.size());
+            // On a live system (root "/") the open file itself is compared; under another root (a fixture
+            // tree, a copy of /proc) the links are plain text and only the name can be compared.
+            if (layout.root() == "/" &&
+                !same_vfio_node(fd_dir + "/" + fd, layout.dev("vfio/" + std::string(t))))
+                continue;
             if (t.substr(0, devices.size()) == devices) {
                 cdevs.emplace_back(t.substr(devices.size()));
             } else if (auto group = parse_decimal(t); group && *group <= 0x7fffffff) {

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using testing::ConfigDir;
 using testing::run;
@@ -148,4 +151,34 @@ TEST_CASE("nvme: a held VF blocks a VF-count change and once released it goes 0 
 }
 TEST_CASE("lab: apply converges from nothing and a second apply writes nothing", "[lab]") {
     converge_and_check_idempotent("lab");
+}
+
+TEST_CASE("x710: a process in another mount namespace holding its own /dev/vfio/N is no holder of ours",
+          "[intel-x710]") {
+    ConfigDir conf;
+    conf.write("10-vfs.toml", vfio_config("0000:3b:00.0", 2));
+    REQUIRE(apply(conf).exit_code == 0);
+    auto vf = device(devices_json(), "0000:3b:02.0");
+    REQUIRE(vf.at("driver") == "vfio-pci");
+    std::string group = std::to_string(vf.at("iommu_group").get<int>());
+    // Same path, different file: what a container (or another simulated host) sees under its own /dev.
+    std::string script = "mount -t tmpfs none /dev/vfio && : > /dev/vfio/" + group + " && exec 3</dev/vfio/" +
+                         group + " && echo ready && exec sleep 30";
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        execlp("unshare", "unshare", "-m", "--propagation", "private", "sh", "-c", script.c_str(), nullptr);
+        _exit(127);
+    }
+    close(out[1]);
+    char buf[16] = {};
+    REQUIRE(read(out[0], buf, sizeof buf) > 0); // the other namespace holds its file now
+    close(out[0]);
+    auto holders = device(devices_json(), "0000:3b:02.0").at("holders");
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    CHECK(holders.empty());
 }
