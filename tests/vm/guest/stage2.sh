@@ -14,7 +14,8 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# No tmpfs on /tmp: the overlay upper layer is already a tmpfs, and a checkout (or build tree) under the
+# host's /tmp, as CI may use, must stay visible to the scenarios.
 mount -t tmpfs tmpfs /dev/shm
 mkdir -p /results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /results
