@@ -1,6 +1,7 @@
 #include "observe/observe.hpp"
 
 #include "model/pci_address.hpp"
+#include "observe/addresses.hpp"
 #include "observe/holders.hpp"
 #include "observe/pci_reader.hpp"
 #include "sysfs/read.hpp"
@@ -181,11 +182,13 @@ void add_vfio_holders(std::vector<std::string>& out, const std::string& object, 
     }
 }
 
-std::vector<std::string> netdev_holders(const PciDevice& device) {
+std::vector<std::string> netdev_holders(const PciDevice& device, const std::set<std::string>& addressed) {
     std::vector<std::string> out;
     for (const Netdev& n : device.netdevs) {
         if (n.admin_up)
             out.push_back("netdev " + n.name + " is up");
+        if (addressed.count(n.name))
+            out.push_back("netdev " + n.name + " carries addresses");
         if (!n.master.empty())
             out.push_back("enslaved to " + n.master);
         for (const std::string& upper : n.uppers) {
@@ -202,19 +205,30 @@ std::vector<std::string> netdev_holders(const PciDevice& device) {
 }
 
 std::vector<std::string> pci_holders(const PciDevice& device, const HolderIndex& index,
-                                     const std::map<std::string, std::string>& cdev_owners) {
+                                     const std::map<std::string, std::string>& cdev_owners,
+                                     const std::set<std::string>& addressed) {
     std::vector<std::string> holders;
     add_vfio_holders(holders, device.address, device.iommu_group, index, cdev_owners);
-    for (std::string& h : netdev_holders(device))
+    for (std::string& h : netdev_holders(device, addressed))
         holders.push_back(std::move(h));
     return holders;
+}
+
+// Addresses live in the kernel's network stack, not in sysfs: only a live system (root "/") has them,
+// and they are asked for only when some device has a netdev.
+std::set<std::string> addressed_interfaces(const SysfsLayout& layout, bool any_netdev) {
+    return layout.root() == "/" && any_netdev ? interfaces_with_addresses() : std::set<std::string>{};
 }
 
 void assign_holders(const SysfsLayout& layout, ObservedState& state) {
     HolderIndex index = scan_vfio_holders(layout);
     auto owners = resolve_held_cdevs(layout, index, vfio_candidate_dirs(layout, state));
+    bool any_netdev = false;
+    for (const auto& [address, device] : state.devices)
+        any_netdev = any_netdev || !device.netdevs.empty();
+    const std::set<std::string> addressed = addressed_interfaces(layout, any_netdev);
     for (auto& [address, device] : state.devices)
-        device.holders = pci_holders(device, index, owners);
+        device.holders = pci_holders(device, index, owners, addressed);
     for (auto& [uuid, mdev] : state.mdevs) {
         mdev.holders.clear();
         add_vfio_holders(mdev.holders, uuid, mdev.iommu_group, index, owners);
@@ -458,7 +472,7 @@ std::vector<std::string> holders_now(const SysfsLayout& layout, const std::strin
         if (entries.contains("net"))
             device.netdevs = read_netdevs(layout, object);
         auto owners = resolve_held_cdevs(layout, index, {dir});
-        return pci_holders(device, index, owners);
+        return pci_holders(device, index, owners, addressed_interfaces(layout, !device.netdevs.empty()));
     }
     auto mdev = read_mdev(layout, object);
     if (!mdev)

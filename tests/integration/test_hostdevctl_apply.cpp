@@ -182,3 +182,24 @@ TEST_CASE("x710: a process in another mount namespace holding its own /dev/vfio/
     waitpid(pid, nullptr, 0);
     CHECK(holders.empty());
 }
+
+TEST_CASE("x710: a VF netdev that carries an address is in use and its PF's VF count is not changed",
+          "[intel-x710]") {
+    ConfigDir conf;
+    conf.write("10-vfs.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\nvfs = 4\n");
+    REQUIRE(apply(conf).exit_code == 0);
+    auto vf = device(devices_json(), "0000:3b:02.1");
+    REQUIRE(vf.at("netdevs").size() == 1);
+    std::string netdev = vf.at("netdevs")[0].at("name");
+    // The simulated host's network namespace is private: an interface of that name with a documentation
+    // address (RFC 5737) stands for the VF netdev an administrator configured.
+    REQUIRE(testing::run({"ip", "link", "add", netdev, "type", "bridge"}).exit_code == 0); // any kind will do
+    REQUIRE(testing::run({"ip", "addr", "add", "192.0.2.1/24", "dev", netdev}).exit_code == 0);
+    auto holders = device(devices_json(), "0000:3b:02.1").at("holders");
+    CHECK(holders.dump().find("netdev " + netdev + " carries addresses") != std::string::npos);
+
+    conf.write("10-vfs.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\nvfs = 2\n");
+    testing::clear_write_log();
+    CHECK(apply(conf).exit_code == 3);
+    CHECK(testing::writes_to(testing::write_log(), "/sriov_numvfs").empty());
+}
