@@ -51,4 +51,18 @@ Action make_action(ActionKind kind, Wave wave, const std::string& object, const 
     return action;
 }
 
+std::string driver_text(const DriverChoice& driver) {
+    switch (driver.kind) {
+    case DriverChoice::Kind::Leave:
+        return "";
+    case DriverChoice::Kind::Named:
+        return driver.name;
+    case DriverChoice::Kind::Vfio:
+        return "vfio";
+    case DriverChoice::Kind::None:
+        return "none";
+    }
+    return "";
+}
+
 } // namespace hostdevd::planner

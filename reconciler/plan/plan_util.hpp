@@ -2,6 +2,7 @@
 // strings, joining. Internal to reconciler/plan.
 #pragma once
 
+#include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 
@@ -30,5 +31,8 @@ std::string in_use_reason(const std::string& what, const std::vector<std::string
 
 // An action with the fields every part fills the same way.
 Action make_action(ActionKind kind, Wave wave, const std::string& object, const std::string& source);
+
+// The configured driver as text: the name, "vfio", "none", or "" when the configuration leaves it alone.
+std::string driver_text(const DriverChoice& driver);
 
 } // namespace hostdevd::planner

@@ -25,18 +25,10 @@ bool matches(const Match& match, const PciDevice& device) {
 
 namespace {
 
-std::string driver_text(const DriverChoice& driver) {
-    switch (driver.kind) {
-    case DriverChoice::Kind::Leave:
-        return "unset";
-    case DriverChoice::Kind::Named:
-        return driver.name;
-    case DriverChoice::Kind::Vfio:
-        return "vfio";
-    case DriverChoice::Kind::None:
-        return "none";
-    }
-    return "?";
+// In conflict messages an omitted driver reads "unset".
+std::string conflict_driver_text(const DriverChoice& driver) {
+    std::string text = driver_text(driver);
+    return text.empty() ? "unset" : text;
 }
 
 std::string optional_text(const std::optional<VfCount>& vfs) {
@@ -62,7 +54,7 @@ std::string pf_difference(const PfEntry& a, const PfEntry& b) {
 std::string binding_difference(const BindingClaim& a, const BindingClaim& b) {
     std::vector<std::string> diffs;
     if (!(a.driver == b.driver))
-        diffs.push_back("driver " + driver_text(a.driver) + " vs " + driver_text(b.driver));
+        diffs.push_back("driver " + conflict_driver_text(a.driver) + " vs " + conflict_driver_text(b.driver));
     if (a.managed != b.managed)
         diffs.push_back(std::string("managed ") + (a.managed ? "true" : "false") + " vs " +
                         (b.managed ? "true" : "false"));

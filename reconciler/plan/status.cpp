@@ -11,22 +11,8 @@ namespace hostdevd::planner {
 
 namespace {
 
-std::string desired_driver_text(const DriverChoice& driver) {
-    switch (driver.kind) {
-    case DriverChoice::Kind::Leave:
-        return "";
-    case DriverChoice::Kind::Named:
-        return driver.name;
-    case DriverChoice::Kind::Vfio:
-        return "vfio";
-    case DriverChoice::Kind::None:
-        return "none";
-    }
-    return "";
-}
-
 void apply_claim(ObjectStatus& status, const BindingClaim& claim) {
-    status.desired_driver = desired_driver_text(claim.driver);
+    status.desired_driver = driver_text(claim.driver);
     status.managed = claim.managed;
     status.pool = claim.pool;
 }
