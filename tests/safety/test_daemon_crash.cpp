@@ -19,17 +19,6 @@ std::string vfio_pf(const std::string& pf, unsigned count) {
            "\"\ndriver = \"vfio-pci\"\n";
 }
 
-std::vector<std::string> safe_actions(const testing::ConfigDir& conf) {
-    auto c = testing::run({testing::hostdevctl(), "plan", "--json", "--local", "--config-dir", conf.path()});
-    REQUIRE((c.exit_code == 0 || c.exit_code == 3));
-    std::vector<std::string> out;
-    const auto plan = nlohmann::json::parse(c.out); // the loop must not range over a dead temporary
-    for (const auto& a : plan.at("actions"))
-        if (a.at("verdict") == "safe")
-            out.push_back(a.at("object").get<std::string>() + " " + a.at("summary").get<std::string>());
-    return out;
-}
-
 } // namespace
 
 TEST_CASE("daemon SIGKILLed at points of a reconcile restarts and converges without disrupting a guest",
@@ -58,7 +47,7 @@ TEST_CASE("daemon SIGKILLed at points of a reconcile restarts and converges with
         std::vector<std::string> left;
         const bool settled = testing::wait_until(
             [&] {
-                left = safe_actions(conf);
+                left = testing::safe_actions(conf);
                 return left.empty();
             },
             20s);

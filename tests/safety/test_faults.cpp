@@ -22,18 +22,6 @@ safety::ChildResult run_apply(const ConfigDir& conf, std::chrono::microseconds k
                              kill_after);
 }
 
-std::vector<std::string> safe_actions(const ConfigDir& conf) {
-    auto c = testing::run({testing::hostdevctl(), "plan", "--json", "--local", "--config-dir", conf.path()});
-    INFO("plan: " << c.err);
-    REQUIRE((c.exit_code == 0 || c.exit_code == 3));
-    std::vector<std::string> out;
-    const auto plan = nlohmann::json::parse(c.out); // the loop must not range over a dead temporary
-    for (const auto& a : plan.at("actions"))
-        if (a.at("verdict") == "safe")
-            out.push_back(a.at("object").get<std::string>() + " " + a.at("summary").get<std::string>());
-    return out;
-}
-
 // Every write the oracle flags since the last `log clear`.
 std::vector<std::string> oracle_violations() {
     std::vector<std::string> out;
@@ -51,7 +39,7 @@ void require_converges(const ConfigDir& conf) {
         [&] {
             auto r = run_apply(conf);
             REQUIRE_FALSE(r.timed_out);
-            left = safe_actions(conf);
+            left = testing::safe_actions(conf);
             return left.empty();
         },
         10s);
@@ -239,7 +227,7 @@ TEST_CASE(
         auto again = run_apply(conf);
         INFO("restart:\n" << again.output);
         CHECK(again.exit_code == 3); // the resize stays blocked by the guest
-        CHECK(safe_actions(conf).empty());
+        CHECK(testing::safe_actions(conf).empty());
         CHECK(numvfs(pf) == "4");
         CHECK(numvfs("0000:3b:00.1") == "2");
         CHECK(oracle_violations().empty());
@@ -296,7 +284,7 @@ TEST_CASE("a device vanishing mid-wave - the apply ends cleanly and the next one
     CHECK(result.exit_code < 128); // no crash
     CHECK_FALSE(std::filesystem::exists("/sys/bus/pci/devices/" + pf));
     testing::simhost_ctl({"fault", "clear"});
-    CHECK(safe_actions(conf).empty()); // the PF is absent: nothing to do until it comes back
+    CHECK(testing::safe_actions(conf).empty()); // the PF is absent: nothing to do until it comes back
     CHECK(oracle_violations().empty());
     // Plugged back in, it converges from scratch.
     testing::simhost_ctl({"plug", pf});

@@ -144,6 +144,18 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+std::vector<std::string> safe_actions(const ConfigDir& conf) {
+    auto c = run({hostdevctl(), "plan", "--json", "--local", "--config-dir", conf.path()});
+    INFO("plan: " << c.err);
+    REQUIRE((c.exit_code == 0 || c.exit_code == 3));
+    std::vector<std::string> out;
+    const auto plan = nlohmann::json::parse(c.out); // the loop must not range over a dead temporary
+    for (const auto& a : plan.at("actions"))
+        if (a.at("verdict") == "safe")
+            out.push_back(a.at("object").get<std::string>() + " " + a.at("summary").get<std::string>());
+    return out;
+}
+
 std::string trimmed(std::string text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
         text.pop_back();
