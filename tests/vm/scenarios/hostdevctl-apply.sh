@@ -15,18 +15,7 @@ set_numvfs "$PF" 0
 CFG=/tmp/hostdevd-config
 mkdir -p "$CFG"
 write_config() {
-    cat >"$CFG/hostdevd.toml" <<TOML
-version = 1
-
-[[pf]]
-match = { address = "$PF" }
-vfs = $1
-autoprobe = false
-
-[[pf.vf]]
-index = "0-$(($1 - 1))"
-driver = "vfio-pci"
-TOML
+    vfio_vf_config "$PF" "$1" >"$CFG/hostdevd.toml"
 }
 
 write_config 2

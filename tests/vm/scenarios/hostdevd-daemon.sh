@@ -17,20 +17,9 @@ CFG=/tmp/hostdevd-daemon-config
 LOG=$VM_RESULTS/hostdevd-daemon.hostdevd.log
 mkdir -p "$CFG"
 write_config() {
-    cat >"$CFG/.hostdevd.toml.new" <<TOML
-version = 1
-
-[[pf]]
-match = { address = "$PF" }
-vfs = $1
-autoprobe = false
-
-[[pf.vf]]
-index = "0-$(($1 - 1))"
-driver = "vfio-pci"
-TOML
-    # One rename, so the daemon's inotify never sees a half-written file. (Creating the temporary
-    # file already triggers one reload of the old content: ConfigGeneration moves by 2 per edit.)
+    vfio_vf_config "$PF" "$1" >"$CFG/.hostdevd.toml.new"
+    # One rename, so the daemon's inotify never sees a half-written file (it ignores names that do not
+    # end in .toml, such as this temporary one).
     mv "$CFG/.hostdevd.toml.new" "$CFG/hostdevd.toml"
 }
 

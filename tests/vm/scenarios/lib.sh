@@ -133,3 +133,19 @@ stop_holder() {
     wait "$HOLDER_PID" 2>/dev/null
     HOLDER_PID=
 }
+
+# vfio_vf_config PF N: a hostdevd configuration with N VFs of PF, autoprobe off, all on vfio-pci.
+vfio_vf_config() {
+    cat <<TOML
+version = 1
+
+[[pf]]
+match = { address = "$1" }
+vfs = $2
+autoprobe = false
+
+[[pf.vf]]
+index = "0-$(($2 - 1))"
+driver = "vfio-pci"
+TOML
+}
