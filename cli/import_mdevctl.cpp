@@ -27,8 +27,8 @@ bool is_uuid(const std::string& text) {
     return std::regex_match(text, uuid);
 }
 
-// hostdevd selects parents with `match` tables over PCI devices; mdevctl also knows non-PCI parents
-// (vfio_ap's "matrix", vfio_ccw's subchannels), which hostdevd does not manage.
+// PCI parents are selected by address; mdevctl also knows non-PCI parents (vfio_ap's "matrix", vfio_ccw's
+// subchannels, the sample mtty), which hostdevd selects by their /sys/class/mdev_bus name.
 bool is_pci_address(const std::string& text) {
     static const std::regex address("^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\\.[0-7]$");
     return std::regex_match(text, address);
@@ -124,7 +124,8 @@ void write_entry(std::ostream& out, const std::vector<const MdevctlDefinition*>&
     const MdevctlDefinition& first = *group.front();
     const std::string prefix = commented ? "# " : "";
     out << prefix << "[[mdev]]\n";
-    out << prefix << "parent = { address = " << toml_string(first.parent) << " }\n";
+    out << prefix << "parent = { " << (is_pci_address(first.parent) ? "address" : "name") << " = "
+        << toml_string(first.parent) << " }\n";
     out << prefix << "type = " << toml_string(first.type) << "\n";
     out << prefix << "uuids = [\n";
     for (const MdevctlDefinition* def : group)
@@ -187,11 +188,7 @@ std::string mdevctl_definitions_to_toml(const std::vector<MdevctlDefinition>& de
     for (const auto& [key, group] : groups) {
         const MdevctlDefinition& first = *group.front();
         out << "\n";
-        if (!is_pci_address(first.parent)) {
-            out << "# mdevctl parent " << first.parent
-                << " is not a PCI device; hostdevd manages PCI parents only.\n";
-            write_entry(out, group, true);
-        } else if (!first.auto_start) {
+        if (!first.auto_start) {
             out << "# start = \"manual\" in mdevctl: uncomment to have hostdevd keep these created.\n";
             write_entry(out, group, true);
         } else {

@@ -94,7 +94,7 @@ private:
     }
 
     std::optional<Match> required_match(const toml::table& entry, std::string_view key,
-                                        std::string_view header) {
+                                        std::string_view header, MatchKind kind = MatchKind::Device) {
         auto* node = entry.get(key);
         if (!node) {
             sink_.error(entry.source(), std::string(header) + " needs a `" + std::string(key) +
@@ -102,7 +102,7 @@ private:
                                             " = { address = \"0000:3b:00.0\" }");
             return std::nullopt;
         }
-        return read_match(*node, key, sink_);
+        return read_match(*node, key, sink_, kind);
     }
 
     void parse_pf(const toml::table& entry) {
@@ -271,7 +271,7 @@ private:
         check_known_keys(entry, kKeys, "[[mdev]]", sink_);
         MdevEntry mdev;
         mdev.source = sink_.location(entry.source());
-        if (auto parent = required_match(entry, "parent", "[[mdev]]"))
+        if (auto parent = required_match(entry, "parent", "[[mdev]]", MatchKind::MdevParent))
             mdev.parent = *parent;
         if (auto* type = entry.get("type")) {
             if (auto text = read_string(*type, "type", sink_)) {

@@ -80,7 +80,8 @@ std::optional<std::string> read_label(const toml::node& node, std::string_view k
     return text;
 }
 
-std::optional<Match> read_match(const toml::node& node, std::string_view key, DiagnosticSink& sink) {
+std::optional<Match> read_match(const toml::node& node, std::string_view key, DiagnosticSink& sink,
+                                MatchKind kind) {
     auto* table = node.as_table();
     if (!table) {
         type_error(node, key, "a table like { address = \"0000:3b:00.0\" }", sink);
@@ -88,14 +89,32 @@ std::optional<Match> read_match(const toml::node& node, std::string_view key, Di
     }
     size_t errors_before = sink.count();
     static const std::vector<std::string_view> kKeys = {"address", "netdev", "vendor", "device", "path"};
-    check_known_keys(*table, kKeys, "`" + std::string(key) + "`", sink);
+    static const std::vector<std::string_view> kParentKeys = {"address", "netdev", "vendor",
+                                                              "device",  "path",   "name"};
+    const bool parent = kind == MatchKind::MdevParent;
+    check_known_keys(*table, parent ? kParentKeys : kKeys, "`" + std::string(key) + "`", sink);
     if (table->empty()) {
-        sink.error(node.source(),
-                   "`" + std::string(key) +
-                       "` is empty; give at least one of address, netdev, vendor, device, path");
+        sink.error(node.source(), "`" + std::string(key) +
+                                      "` is empty; give at least one of address, netdev, " +
+                                      "vendor, device, path" + (parent ? ", name" : ""));
         return std::nullopt;
     }
     Match match;
+    if (auto* name = parent ? table->get("name") : nullptr) {
+        if (table->size() != 1)
+            sink.error(name->source(),
+                       "`name` names a parent that is not a PCI device and stands alone in `" +
+                           std::string(key) + "`; for a PCI parent use address, vendor, ...");
+        if (auto text = read_string(*name, "name", sink)) {
+            if (PciAddress::parse(*text))
+                sink.error(name->source(), "mdev parent `name` " + sx::quote(*text) +
+                                               " is a PCI address; write address = " + sx::quote(*text));
+            else
+                match.name = parse_with<std::string>(*name, *text, sink, [](std::string_view t) {
+                    return sx::parse_sysfs_name(t, "mdev parent `name`");
+                });
+        }
+    }
     if (auto* address = table->get("address")) {
         if (auto text = read_string(*address, "address", sink)) {
             if (auto parsed = PciAddress::parse(*text))
@@ -149,8 +168,10 @@ bool same_selection(const Match& a, const Match& b) {
         return true;
     if (a.path && a.path == b.path)
         return true;
+    if (a.name && a.name == b.name)
+        return true;
     return a.address == b.address && a.netdev == b.netdev && a.vendor == b.vendor && a.device == b.device &&
-           a.path == b.path;
+           a.path == b.path && a.name == b.name;
 }
 
 } // namespace hostdevd::config_detail

@@ -25,7 +25,11 @@ std::optional<uint32_t> read_bounded_integer(const toml::node& node, std::string
 std::optional<std::string> read_label(const toml::node& node, std::string_view key, DiagnosticSink& sink);
 
 // A `match` (or mdev `parent`) table: known keys, at least one, each value checked and normalised.
-std::optional<Match> read_match(const toml::node& node, std::string_view key, DiagnosticSink& sink);
+// `MdevParent` also accepts `name` (a parent under /sys/class/mdev_bus that is not a PCI device, like
+// `mtty`), which stands alone: the other keys describe PCI devices.
+enum class MatchKind { Device, MdevParent };
+std::optional<Match> read_match(const toml::node& node, std::string_view key, DiagnosticSink& sink,
+                                MatchKind kind = MatchKind::Device);
 
 // `driver = "vfio-pci" | "vfio" | "none"`.
 std::optional<DriverChoice> read_driver(const toml::node& node, DiagnosticSink& sink);

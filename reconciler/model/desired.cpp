@@ -8,7 +8,9 @@ std::string SourceLocation::str() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
-std::string SourceLocation::file_line() const { return file + ":" + std::to_string(line); }
+std::string SourceLocation::file_line() const {
+    return file + ":" + std::to_string(line);
+}
 
 std::string Match::str() const {
     std::string out;
@@ -34,6 +36,8 @@ std::string Match::str() const {
         add("device", hex4(*device));
     if (path)
         add("path", *path);
+    if (name)
+        add("name", *name);
     return out;
 }
 

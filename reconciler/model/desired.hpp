@@ -15,7 +15,7 @@ struct SourceLocation {
     std::string file;
     uint32_t line = 0;
     uint32_t column = 0;
-    std::string str() const;      // "FILE:LINE:COL"
+    std::string str() const;       // "FILE:LINE:COL"
     std::string file_line() const; // "FILE:LINE"
 };
 
@@ -26,6 +26,7 @@ struct Match {
     std::optional<uint16_t> vendor;
     std::optional<uint16_t> device;
     std::optional<std::string> path; // udev ID_PATH, "pci-0000:3b:00.0"
+    std::optional<std::string> name; // [[mdev]] parent only: a non-PCI parent under /sys/class/mdev_bus
     std::string str() const;         // "address=0000:3b:00.0 netdev=ens1f0" for messages
 };
 
@@ -87,10 +88,10 @@ struct MdevAttr {
 // One `[[mdev]]` table.
 struct MdevEntry {
     Match parent;
-    std::string type;                // "nvidia-222"
-    std::optional<uint32_t> count;   // instances 0..count-1 with UUIDv5 names
-    std::vector<std::string> uuids;  // explicit, lower case; exclusive with count
-    std::vector<MdevAttr> attrs;     // written after create, in order
+    std::string type;               // "nvidia-222"
+    std::optional<uint32_t> count;  // instances 0..count-1 with UUIDv5 names
+    std::vector<std::string> uuids; // explicit, lower case; exclusive with count
+    std::vector<MdevAttr> attrs;    // written after create, in order
     SourceLocation source;
 };
 

@@ -12,17 +12,17 @@ namespace hostdevd {
 
 struct Netdev {
     std::string name;
-    bool admin_up = false;        // IFF_UP in `flags`
-    std::string operstate;        // `operstate`
-    std::string master;           // `master` link target name, "" if none
+    bool admin_up = false;           // IFF_UP in `flags`
+    std::string operstate;           // `operstate`
+    std::string master;              // `master` link target name, "" if none
     std::vector<std::string> uppers; // `upper_*` link names without the prefix
 };
 
 struct MdevType {
-    std::string id;          // directory name, "nvidia-222"
-    std::string name;        // `name` attribute
-    std::string device_api;  // `device_api`
-    uint32_t available = 0;  // `available_instances`
+    std::string id;                   // directory name, "nvidia-222"
+    std::string name;                 // `name` attribute
+    std::string device_api;           // `device_api`
+    uint32_t available = 0;           // `available_instances`
     std::vector<std::string> devices; // UUIDs under `devices/`
 };
 
@@ -42,9 +42,9 @@ struct PciDevice {
     uint16_t vendor = 0, device = 0, subsystem_vendor = 0, subsystem_device = 0;
     uint32_t class_code = 0;
     std::string modalias;
-    std::string id_path; // "pci-0000:3b:00.2"
-    std::string driver;  // bound driver name, "" if none
-    std::string driver_override; // "" when unset ("(null)" in sysfs)
+    std::string id_path;             // "pci-0000:3b:00.2"
+    std::string driver;              // bound driver name, "" if none
+    std::string driver_override;     // "" when unset ("(null)" in sysfs)
     bool has_driver_override = true; // the file exists
     std::optional<int> iommu_group;
 
@@ -78,11 +78,19 @@ struct MdevDevice {
     bool in_use() const { return !holders.empty(); }
 };
 
+// An mdev parent that is not a PCI device (the kernel's mtty sample, s390's vfio_ap matrix and CCW
+// subchannels), found by name under /sys/class/mdev_bus. PCI parents are PciDevice::mdev_types.
+struct MdevParent {
+    std::string name; // "mtty"
+    std::vector<MdevType> mdev_types;
+};
+
 struct ObservedState {
-    std::map<std::string, PciDevice> devices; // by address
-    std::map<std::string, MdevDevice> mdevs;  // by uuid
-    std::vector<std::string> drivers;         // names under /sys/bus/pci/drivers (sorted)
-    std::vector<std::string> vfio_aliases;    // "alias vfio_pci:... module" lines of modules.alias
+    std::map<std::string, PciDevice> devices;       // by address
+    std::map<std::string, MdevDevice> mdevs;        // by uuid
+    std::map<std::string, MdevParent> mdev_parents; // non-PCI parents by name
+    std::vector<std::string> drivers;               // names under /sys/bus/pci/drivers (sorted)
+    std::vector<std::string> vfio_aliases;          // "alias vfio_pci:... module" lines of modules.alias
     // Loaded modules (/sys/module/<m>) with the PCI driver names they register (drivers/pci:<name>).
     std::map<std::string, std::vector<std::string>> module_drivers;
     // Every NVIDIA vGPU type (id -> name) seen as creatable on this host, now or in an earlier observation

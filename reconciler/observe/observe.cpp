@@ -368,6 +368,7 @@ ObservedState observe_host(const SysfsLayout& layout) {
         if (auto mdev = read_mdev(layout, uuid))
             state.mdevs.emplace(mdev->uuid, std::move(*mdev));
     }
+    state.mdev_parents = read_mdev_parents(layout);
     state.drivers = list_drivers(layout);
     state.vfio_aliases = read_vfio_aliases(layout);
     state.module_drivers = read_module_drivers(layout);
@@ -442,6 +443,7 @@ void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& 
         if (auto mdev = read_mdev(layout, uuid))
             state.mdevs[mdev->uuid] = std::move(*mdev);
     }
+    state.mdev_parents = read_mdev_parents(layout); // few, and their counts follow any mdev change
     state.drivers = list_drivers(layout);
     state.module_drivers = read_module_drivers(layout);
     remember_vgpu_types(layout, state);

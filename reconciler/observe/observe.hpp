@@ -5,6 +5,7 @@
 #include "model/observed.hpp"
 #include "sysfs/layout.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ ObservedState observe_host(const SysfsLayout& layout);
 // Devices that vanished are removed from `state`; addresses that are not PCI devices are ignored.
 void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
                      ObservedState& state);
+
+// The mdev parents under /sys/class/mdev_bus that are not PCI devices, with their types. They are few
+// (one per sample driver, AP matrix or CCW subchannel), so every pass reads them all.
+std::map<std::string, MdevParent> read_mdev_parents(const SysfsLayout& layout);
 
 // The in-use signals of one object right now, for the executor's re-check immediately before a
 // disruptive write (safety.md): a fresh /proc scan and fresh netdev flags, nothing cached. `object` is

@@ -150,10 +150,9 @@ private:
             action.reason = "UUID " + instance.uuid + " already exists on parent " + elsewhere->second.parent;
             return;
         }
-        const PciDevice& parent = *observed_.find(parent_);
         const MdevType* type = nullptr;
         std::vector<std::string> offered;
-        for (const MdevType& candidate : parent.mdev_types) {
+        for (const MdevType& candidate : parent_types()) {
             offered.push_back(candidate.id);
             if (candidate.id == entry.type)
                 type = &candidate;
@@ -170,8 +169,7 @@ private:
         if (type->available > planned) {
             ++planned;
             action.reason = "available_instances " + std::to_string(type->available) + " on " + parent_;
-            action.writes = {
-                {device_attr(parent_, "mdev_supported_types/" + entry.type + "/create"), instance.uuid}};
+            action.writes = {{parent_attr("mdev_supported_types/" + entry.type + "/create"), instance.uuid}};
             for (const MdevAttr& attr : entry.attrs)
                 action.writes.push_back({"bus/mdev/devices/" + instance.uuid + "/" + attr.name, attr.value});
             return;
@@ -205,6 +203,18 @@ private:
         action.reason = "parent " + parent_ + " holds " + join(groups, "; ");
     }
 
+    // A PCI parent is read and written through its PCI device; any other parent through the mdev_bus
+    // class link that names it (/sys/class/mdev_bus/mtty → /sys/devices/virtual/mtty/mtty).
+    const std::vector<MdevType>& parent_types() const {
+        if (const PciDevice* device = observed_.find(parent_))
+            return device->mdev_types;
+        return observed_.mdev_parents.at(parent_).mdev_types;
+    }
+    std::string parent_attr(const std::string& attribute) const {
+        return observed_.find(parent_) ? device_attr(parent_, attribute)
+                                       : "class/mdev_bus/" + parent_ + "/" + attribute;
+    }
+
     const std::string& parent_;
     const ObservedState& observed_;
     std::vector<Action>& actions_;
@@ -220,24 +230,32 @@ void plan_mdevs(const DesiredState& desired, const ObservedState& observed, std:
     std::map<std::string, std::vector<const MdevEntry*>> by_parent;
     for (const MdevEntry& entry : desired.mdevs) {
         bool selected_any = false;
-        for (const auto& [address, device] : observed.devices) {
-            if (!matches(entry.parent, device))
-                continue;
+        auto select = [&](const std::string& parent) {
             selected_any = true;
-            auto& entries = by_parent[address];
+            auto& entries = by_parent[parent];
             // Identical settings from two entries are one wish, not a conflict.
             bool duplicate = false;
             for (const MdevEntry* known : entries)
                 duplicate = duplicate || same_settings(*known, entry);
             if (!duplicate)
                 entries.push_back(&entry);
+        };
+        if (entry.parent.name) {
+            if (observed.mdev_parents.count(*entry.parent.name))
+                select(*entry.parent.name);
+        } else {
+            for (const auto& [address, device] : observed.devices)
+                if (matches(entry.parent, device))
+                    select(address);
         }
         if (!selected_any) {
             ObjectStatus& status = objects[entry.source.file_line()];
             status.object = entry.parent.str();
             status.role = "mdev";
             status.state = ObjectState::Absent;
-            status.reason = "no device matches parent " + entry.parent.str();
+            status.reason = entry.parent.name ? "no mdev parent " + *entry.parent.name +
+                                                    " under /sys/class/mdev_bus (is its driver loaded?)"
+                                              : "no device matches parent " + entry.parent.str();
             status.source = entry.source.file_line();
             status.mdev_type = entry.type;
         }

@@ -7,8 +7,8 @@
 namespace hostdevd::planner {
 
 bool matches(const Match& match, const PciDevice& device) {
-    if (!match.address && !match.netdev && !match.vendor && !match.device && !match.path)
-        return false;
+    if (match.name || (!match.address && !match.netdev && !match.vendor && !match.device && !match.path))
+        return false; // `name` selects parents that are not PCI devices (ObservedState::mdev_parents)
     if (match.address && *match.address != device.address)
         return false;
     if (match.netdev && std::none_of(device.netdevs.begin(), device.netdevs.end(),

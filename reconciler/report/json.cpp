@@ -30,6 +30,17 @@ nlohmann::json netdev_json(const Netdev& n) {
             {"uppers", n.uppers}};
 }
 
+nlohmann::json mdev_types_json(const std::vector<MdevType>& types) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : types)
+        out.push_back({{"id", t.id},
+                       {"name", t.name},
+                       {"device_api", t.device_api},
+                       {"available_instances", t.available},
+                       {"devices", t.devices}});
+    return out;
+}
+
 } // namespace
 
 nlohmann::json to_json(const ObservedState& observed) {
@@ -60,16 +71,8 @@ nlohmann::json to_json(const ObservedState& observed) {
         for (const auto& n : d.netdevs)
             nets.push_back(netdev_json(n));
         j["netdevs"] = nets;
-        if (!d.mdev_types.empty()) {
-            nlohmann::json types = nlohmann::json::array();
-            for (const auto& t : d.mdev_types)
-                types.push_back({{"id", t.id},
-                                 {"name", t.name},
-                                 {"device_api", t.device_api},
-                                 {"available_instances", t.available},
-                                 {"devices", t.devices}});
-            j["mdev_types"] = types;
-        }
+        if (!d.mdev_types.empty())
+            j["mdev_types"] = mdev_types_json(d.mdev_types);
         if (d.vgpu) {
             nlohmann::json creatable = nlohmann::json::array();
             for (const auto& t : d.vgpu->creatable)
@@ -87,7 +90,10 @@ nlohmann::json to_json(const ObservedState& observed) {
              {"iommu_group", m.iommu_group ? nlohmann::json(*m.iommu_group) : nlohmann::json(nullptr)},
              {"in_use", m.in_use()},
              {"holders", m.holders}});
-    return {{"devices", devices}, {"mdevs", mdevs}};
+    nlohmann::json parents = nlohmann::json::array();
+    for (const auto& [name, parent] : observed.mdev_parents)
+        parents.push_back({{"name", name}, {"mdev_types", mdev_types_json(parent.mdev_types)}});
+    return {{"devices", devices}, {"mdevs", mdevs}, {"mdev_parents", parents}};
 }
 
 nlohmann::json to_json(const Action& a) {

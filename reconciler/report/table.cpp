@@ -86,6 +86,13 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
             if (const auto* v = observed.find(vf))
                 row(*v, "  " + vf, "vf");
     }
+    for (const auto& [name, parent] : observed.mdev_parents) {
+        std::vector<std::string> types;
+        for (const auto& type : parent.mdev_types)
+            types.push_back(type.id);
+        // Not a PCI device: IDS lists its mdev types instead.
+        t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-"});
+    }
     t.render(out);
     if (!observed.mdevs.empty()) {
         out << '\n';

@@ -293,8 +293,10 @@ SriovSpec parse_sriov(const Parser& p, const toml::table& t) {
     return s;
 }
 
-MdevSpec parse_mdev(const Parser& p, const toml::table& t) {
-    p.only_keys(t, {"capacity", "single_type", "full_errno", "type"}, "[device.mdev]");
+// `table` is "device.mdev" or "mdev_parent.mdev", for messages.
+MdevSpec parse_mdev(const Parser& p, const toml::table& t, const std::string& table = "device.mdev") {
+    const std::string header = "[" + table + "]";
+    p.only_keys(t, {"capacity", "single_type", "full_errno", "type"}, header);
     MdevSpec m;
     m.capacity = static_cast<unsigned>(p.integer(t, "capacity", 0, 0, 1 << 20));
     m.single_type = p.boolean(t, "single_type", false);
@@ -306,7 +308,8 @@ MdevSpec parse_mdev(const Parser& p, const toml::table& t) {
     }
     std::set<std::string> ids;
     for (auto* tt : p.tables(t, "type")) {
-        p.only_keys(*tt, {"id", "name", "description", "device_api", "max", "cost"}, "[[device.mdev.type]]");
+        p.only_keys(*tt, {"id", "name", "description", "device_api", "max", "cost"},
+                    "[[" + table + ".type]]");
         MdevTypeSpec ty;
         ty.id = p.str(*tt, "id", "", true);
         if (ty.id.empty() || ty.id.find('/') != std::string::npos)
@@ -324,7 +327,7 @@ MdevSpec parse_mdev(const Parser& p, const toml::table& t) {
         m.types.push_back(std::move(ty));
     }
     if (m.types.empty())
-        p.fail(t, "[device.mdev] needs at least one [[device.mdev.type]]");
+        p.fail(t, header + " needs at least one [[" + table + ".type]]");
     return m;
 }
 
@@ -488,8 +491,32 @@ void validate(const Parser& p, const toml::table& root, HostSpec& h) {
     }
 }
 
+MdevParentSpec parse_mdev_parent(const Parser& p, const toml::table& t, const HostSpec& h) {
+    p.only_keys(t, {"name", "class", "module", "mdev"}, "[[mdev_parent]]");
+    MdevParentSpec m;
+    m.name = p.str(t, "name", "", true);
+    if (m.name.empty() || m.name.find('/') != std::string::npos || m.name == "." || m.name == "..")
+        p.fail(*t.get("name"), "mdev parent name must be a sysfs name (no '/')");
+    if (m.name.find(':') != std::string::npos)
+        p.fail(*t.get("name"), "mdev parent name '" + m.name +
+                                   "' looks like a PCI address; PCI parents are "
+                                   "[[device]] tables with [device.mdev]");
+    m.cls = p.str(t, "class", m.name);
+    if (m.cls.empty() || m.cls.find('/') != std::string::npos)
+        p.fail(*t.get("class"), "mdev parent class must be a sysfs name (no '/')");
+    m.module = p.str(t, "module", "");
+    if (!m.module.empty() && !h.find_module(m.module))
+        p.fail(*t.get("module"), "module '" + m.module + "' is not declared in a [[module]] table");
+    m.device.address = m.name;
+    if (auto* mdev = p.table(t, "mdev"))
+        m.device.mdev = parse_mdev(p, *mdev, "mdev_parent.mdev");
+    else
+        p.fail(t, "[[mdev_parent]] needs an [mdev_parent.mdev] table with its types");
+    return m;
+}
+
 HostSpec parse_root(const Parser& p, const toml::table& root, const std::string& name) {
-    p.only_keys(root, {"host", "device", "driver", "module"}, "the top level");
+    p.only_keys(root, {"host", "device", "driver", "module", "mdev_parent"}, "the top level");
     HostSpec h;
     h.source = name;
     if (auto* host = p.table(root, "host")) {
@@ -516,6 +543,12 @@ HostSpec parse_root(const Parser& p, const toml::table& root, const std::string&
             h.modules.push_back({d.module, true, {}});
     for (auto* t : p.tables(root, "device"))
         h.devices.push_back(parse_device(p, *t));
+    names.clear();
+    for (auto* t : p.tables(root, "mdev_parent")) {
+        h.mdev_parents.push_back(parse_mdev_parent(p, *t, h));
+        if (!names.insert(h.mdev_parents.back().name).second)
+            p.fail(*t->get("name"), "duplicate mdev parent '" + h.mdev_parents.back().name + "'");
+    }
     validate(p, root, h);
     return h;
 }

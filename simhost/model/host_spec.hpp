@@ -121,13 +121,24 @@ struct DeviceSpec {
     bool is_bridge() const { return (class_code >> 8) == 0x0604; }
 };
 
+// An mdev parent that is not a PCI device (the kernel's sample mtty, s390's vfio_ap matrix): a class
+// device at /sys/devices/virtual/<class>/<name>, registered with the mdev core while its module is
+// loaded (mtty.c mtty_dev_init: device_register, then mdev_register_parent).
+struct MdevParentSpec {
+    std::string name;   // device name, also its /sys/class/mdev_bus entry ("mtty")
+    std::string cls;    // class directory ("mtty")
+    std::string module; // "" = always registered; else registered while this module is loaded
+    DeviceSpec device;  // only `address` (= name) and `mdev` are used: the mdev code shares DeviceState
+};
+
 struct HostSpec {
     std::string name;
-    std::string source;                 // file name, for messages
-    std::string local_cpulist = "0-15"; // every device's local_cpulist
-    std::vector<DeviceSpec> devices;    // in file order
-    std::vector<DriverSpec> drivers;    // file drivers plus built-in defaults (vfio-pci, pcieport)
-    std::vector<ModuleSpec> modules;    // declared plus implied (every driver's module)
+    std::string source;                       // file name, for messages
+    std::string local_cpulist = "0-15";       // every device's local_cpulist
+    std::vector<DeviceSpec> devices;          // in file order
+    std::vector<MdevParentSpec> mdev_parents; // non-PCI mdev parents
+    std::vector<DriverSpec> drivers;          // file drivers plus built-in defaults (vfio-pci, pcieport)
+    std::vector<ModuleSpec> modules;          // declared plus implied (every driver's module)
 
     const DeviceSpec* find_device(std::string_view address) const;
     const DriverSpec* find_driver(std::string_view name) const;

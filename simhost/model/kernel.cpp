@@ -51,6 +51,7 @@ void Impl::init_from_spec() {
     devices.clear();
     netdevs.clear();
     mdevs.clear();
+    virtual_parents.clear();
     drivers.clear();
     driver_order.clear();
     loaded_modules.clear();
@@ -103,6 +104,15 @@ void Impl::init_from_spec() {
         auto& d = devices[s.address];
         if (d.present && s.sriov && s.sriov->numvfs > 0 && !d.driver.empty())
             enable_vfs(d, s.sriov->numvfs, true);
+    }
+    for (auto& s : spec.mdev_parents) {
+        DeviceState d;
+        d.spec = &s.device;
+        d.address = s.name;
+        d.dir = "/devices/virtual/" + s.cls + "/" + s.name;
+        d.iommu_group = -1;
+        d.mdev_registered = s.module.empty() || loaded_modules.count(s.module);
+        virtual_parents[s.name] = std::move(d);
     }
     quiet = false;
     pending.clear();
@@ -466,6 +476,9 @@ int Kernel::load_module(std::string_view module, std::string& error) {
             if (k.bus_autoprobe)
                 k.driver_attach(drv);
         }
+        for (auto& s : k.spec.mdev_parents)
+            if (s.module == m->name)
+                k.register_virtual_parent(k.virtual_parents.at(s.name));
     }
     impl_->flush();
     return 0;

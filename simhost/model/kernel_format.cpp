@@ -206,7 +206,7 @@ Uevent Impl::net_event(std::string_view action, const NetdevState& n) const {
 // drivers/vfio/mdev/mdev_driver.c mdev_uevent(): MDEV_TYPE (we print the type directory name).
 Uevent Impl::mdev_event(std::string_view action, const MdevState& m, bool with_driver) const {
     Uevent ev;
-    const DeviceState* parent = dev(m.parent);
+    const DeviceState* parent = mdev_parent(m.parent);
     ev.properties = {{"ACTION", std::string(action)},
                      {"DEVPATH", (parent ? parent->dir : std::string()) + "/" + m.uuid},
                      {"SUBSYSTEM", "mdev"}};

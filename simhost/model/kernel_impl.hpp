@@ -95,6 +95,8 @@ struct Impl {
     std::map<std::string, DeviceState> devices; // includes absent (not yet plugged) devices
     std::map<std::string, NetdevState> netdevs;
     std::map<std::string, MdevState> mdevs;
+    // Non-PCI mdev parents (HostSpec::mdev_parents) by name; `address` is the name, `dir` the class device.
+    std::map<std::string, DeviceState> virtual_parents;
     std::map<std::string, DriverState> drivers; // every declared driver; registered iff its module is loaded
     std::vector<std::string> driver_order;      // registration order, for probing
     std::set<std::string> loaded_modules;
@@ -191,6 +193,7 @@ struct Impl {
     void remove_mdev(const std::string& uuid);
     void register_mdev_parent(DeviceState& d);
     void unregister_mdev_parent(DeviceState& d);
+    void register_virtual_parent(DeviceState& d); // module load: device_register + mdev_register_parent
     std::vector<const VgpuProfileSpec*> creatable_vgpu(const DeviceState& vf) const;
     int w_current_vgpu(std::unique_lock<std::mutex>&, const std::string& vf, std::string_view data);
     void clear_vgpu(DeviceState& vf);
@@ -206,6 +209,16 @@ struct Impl {
     const DeviceState* dev(std::string_view addr) const {
         auto it = devices.find(std::string(addr));
         return it == devices.end() || !it->second.present ? nullptr : &it->second;
+    }
+    // The parent an mdev names: a present PCI device or a registered non-PCI parent.
+    DeviceState* mdev_parent(std::string_view name) {
+        if (auto* d = dev(name))
+            return d;
+        auto it = virtual_parents.find(std::string(name));
+        return it == virtual_parents.end() || !it->second.mdev_registered ? nullptr : &it->second;
+    }
+    const DeviceState* mdev_parent(std::string_view name) const {
+        return const_cast<Impl*>(this)->mdev_parent(name);
     }
 };
 

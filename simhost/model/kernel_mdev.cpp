@@ -60,7 +60,7 @@ int Impl::w_mdev_create(const std::string& parent, const std::string& type, std:
     // mdev_core.c mdev_device_create(): a UUID in use on any parent is -EEXIST; then availability.
     if (mdevs.count(uuid))
         return -EEXIST;
-    DeviceState* p = dev(parent);
+    DeviceState* p = mdev_parent(parent);
     if (!p || !p->mdev_registered)
         return -ENODEV;
     const MdevTypeSpec* ty = nullptr;
@@ -121,6 +121,21 @@ void Impl::register_mdev_parent(DeviceState& d) {
     d.mdev_registered = true;
     dirty = true;
     emit(pci_event("change", d, {{"MDEV_STATE", "registered"}}));
+}
+
+void Impl::register_virtual_parent(DeviceState& d) {
+    // mtty.c mtty_dev_init(): device_register() of the class device (KOBJ_ADD), then
+    // mdev_register_parent() (KOBJ_CHANGE, MDEV_STATE=registered).
+    const std::string cls = d.dir.substr(0, d.dir.rfind('/')).substr(std::string("/devices/virtual/").size());
+    d.mdev_registered = true;
+    dirty = true;
+    for (auto [action, state] : {std::pair{"add", ""}, std::pair{"change", "registered"}}) {
+        Uevent ev;
+        ev.properties = {{"ACTION", action}, {"DEVPATH", d.dir}, {"SUBSYSTEM", cls}};
+        if (*state)
+            ev.properties.emplace_back("MDEV_STATE", state);
+        emit(std::move(ev));
+    }
 }
 
 void Impl::unregister_mdev_parent(DeviceState& d) {

@@ -147,7 +147,7 @@ std::string resource_lines(const DeviceState& d) {
 // The nodes of one mdev (mdev_sysfs.c, mdev_core.c): its directory under the parent, the bus and driver
 // links, and the type's devices/ link. Its IOMMU group is added by the caller.
 void build_mdev(Builder& b, const Impl& k, const MdevState& m) {
-    const DeviceState* parent = k.dev(m.parent);
+    const DeviceState* parent = k.mdev_parent(m.parent);
     const std::string& uuid = m.uuid;
     std::string d = parent->dir + "/" + uuid;
     b.dir(d);
@@ -177,6 +177,44 @@ void build_iommu_group(Builder& b, int group,
         b.link(gd + "/devices/" + name, dir);
     b.text(gd + "/type", "DMA\n");
     b.text(gd + "/reserved_regions", "");
+}
+
+// mdev_sysfs.c: mdev_supported_types/<type>/ once the parent driver registered, and the parent's
+// mdev_bus class link. `name` is a PCI address or a non-PCI parent's name (Impl::mdev_parent).
+void build_mdev_types(Builder& b, const std::string& name, const DeviceState& parent) {
+    if (!parent.mdev_registered || !parent.spec->mdev)
+        return;
+    const std::string& d = parent.dir;
+    auto pv = [name](const Impl& k) -> const DeviceState& { return *k.mdev_parent(name); };
+    for (auto& ty : parent.spec->mdev->types) {
+        std::string td = d + "/mdev_supported_types/" + ty.id;
+        b.text(td + "/name", ty.name + "\n");
+        if (ty.description)
+            b.text(td + "/description", *ty.description + "\n");
+        b.text(td + "/device_api", ty.device_api + "\n");
+        const MdevTypeSpec* tp = &ty;
+        b.file(td + "/available_instances", kRO,
+               [pv, tp](const Impl& k) { return fmt("%llu\n", k.mdev_available(pv(k), *tp)); });
+        b.file(td + "/create", kWO, nullptr,
+               [name, id = ty.id](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+                   return k.w_mdev_create(name, id, v);
+               });
+        b.dir(td + "/devices"); // its entries are added with the mdevs (build_mdev)
+    }
+    b.link("/class/mdev_bus/" + name, d);
+}
+
+// A non-PCI mdev parent's class device (mtty.c: device_register with its own class).
+void build_virtual_parent(Builder& b, const std::string& name, const DeviceState& parent) {
+    if (!parent.mdev_registered)
+        return; // registered at module load, together with the device (register_virtual_parent)
+    const std::string& d = parent.dir;
+    const std::string cls = d.substr(0, d.rfind('/')).substr(std::string("/devices/virtual/").size());
+    b.dir(d);
+    b.text(d + "/uevent", "");
+    b.link(d + "/subsystem", "/class/" + cls);
+    b.link("/class/" + cls + "/" + name, d);
+    build_mdev_types(b, name, parent);
 }
 
 // One present PCI device: its directory (pci-sysfs.c attributes, iov.c SR-IOV files and links, mdev
@@ -271,25 +309,7 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
     }
     if (dev.is_vf)
         b.link(d + "/physfn", k.devices.at(dev.pf).dir);
-    // mdev_sysfs.c: mdev_supported_types/<type>/ once the parent driver registered.
-    if (dev.mdev_registered && dev.spec->mdev) {
-        for (auto& ty : dev.spec->mdev->types) {
-            std::string td = d + "/mdev_supported_types/" + ty.id;
-            b.text(td + "/name", ty.name + "\n");
-            if (ty.description)
-                b.text(td + "/description", *ty.description + "\n");
-            b.text(td + "/device_api", ty.device_api + "\n");
-            const MdevTypeSpec* tp = &ty;
-            b.file(td + "/available_instances", kRO,
-                   [dv, tp](const Impl& k) { return fmt("%llu\n", k.mdev_available(dv(k), *tp)); });
-            b.file(td + "/create", kWO, nullptr,
-                   [a, id = ty.id](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-                       return k.w_mdev_create(a, id, v);
-                   });
-            b.dir(td + "/devices"); // its entries are added with the mdevs (build_mdev)
-        }
-        b.link("/class/mdev_bus/" + addr, d);
-    }
+    build_mdev_types(b, addr, dev);
     // NVIDIA vendor-specific VFIO: per-VF nvidia/ directory while the VF is bound to that driver.
     if (dev.is_vf && dev.spec->vgpu && !dev.driver.empty() && k.drivers.at(dev.driver).spec.vendor_vgpu) {
         b.file(d + "/nvidia/creatable_vgpu_types", kRO, [dv](const Impl& k) {
@@ -339,7 +359,7 @@ void Impl::tree_driver_unbound(const DeviceState& d, const std::string& old_driv
 void Impl::tree_mdev_added(const MdevState& m) {
     if (dirty)
         return;
-    const DeviceState* parent = dev(m.parent);
+    const DeviceState* parent = mdev_parent(m.parent);
     if (!parent)
         return;
     Builder b(tree, Builder::Patch{});
@@ -350,7 +370,7 @@ void Impl::tree_mdev_added(const MdevState& m) {
 void Impl::tree_mdev_removed(const MdevState& m) {
     if (dirty)
         return;
-    const DeviceState* parent = dev(m.parent);
+    const DeviceState* parent = mdev_parent(m.parent);
     if (!parent) {
         dirty = true;
         return;
@@ -440,13 +460,16 @@ void Impl::rebuild() const {
         if (dev.present)
             build_device(b, *this, addr, dev);
 
+    for (auto& [name, parent] : virtual_parents)
+        build_virtual_parent(b, name, parent);
+
     // ---- mdev devices
     std::map<int, std::vector<std::pair<std::string, std::string>>> groups; // group -> (name, dir)
     for (auto& [uuid, m] : mdevs) {
-        if (!dev(m.parent))
+        if (!mdev_parent(m.parent))
             continue;
         build_mdev(b, *this, m);
-        groups[m.group].emplace_back(uuid, dev(m.parent)->dir + "/" + uuid);
+        groups[m.group].emplace_back(uuid, mdev_parent(m.parent)->dir + "/" + uuid);
     }
 
     // ---- netdevs

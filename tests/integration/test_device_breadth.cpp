@@ -219,7 +219,8 @@ TEST_CASE("a16: the daemon creates mdevs on a parent whose vendor driver registe
     CHECK(daemon.stop(SIGTERM) == 0);
 }
 
-TEST_CASE("a16: an mdevctl definition imports to TOML that yields the same mdev when applied", "[nvidia-a16]") {
+TEST_CASE("a16: an mdevctl definition imports to TOML that yields the same mdev when applied",
+          "[nvidia-a16]") {
     const std::string auto_uuid = "11111111-2222-4333-8444-555555555555";
     const std::string manual_uuid = "21111111-2222-4333-8444-555555555555";
     ConfigDir exported; // a copy of /etc/mdevctl.d as mdevctl wrote it
@@ -276,7 +277,9 @@ TEST_CASE("a16: import-mdevctl carries attrs in order and refuses a broken defin
                    "  \"c2177883-f1bb-47f0-914d-32a22e3a8804\",\n]\nattrs = [\n"
                    "  { name = \"vgpu_params\", value = \"frame_rate_limiter=0\" },\n"
                    "  { name = \"enable\", value = \"1\" },\n]\n"));
-    CHECK_THAT(imported.out, Catch::Contains("# parent = { address = \"matrix\" }")); // not PCI: commented
+    // Not a PCI device: selected by its mdev_bus name.
+    CHECK_THAT(imported.out,
+               Catch::Contains("[[mdev]]\nparent = { name = \"matrix\" }\ntype = \"vfio_ap-passthrough\""));
     ConfigDir conf;
     conf.write("30-mdevctl.toml", imported.out);
     auto validate = run({testing::hostdevctl(), "validate", "--config-dir", conf.path()});

@@ -135,12 +135,16 @@ nlohmann::json get_property(const PrivateBus& bus, const std::string& path, cons
     return nlohmann::json::parse(c.out).at("data");
 }
 
-std::string device_path(const std::string& address) {
+std::string object_path(const std::string& prefix, const std::string& id) {
     char* path = nullptr;
-    REQUIRE(sd_bus_path_encode("/io/hostdevd1/device", address.c_str(), &path) >= 0);
+    REQUIRE(sd_bus_path_encode(prefix.c_str(), id.c_str(), &path) >= 0);
     std::string out(path);
     free(path);
     return out;
+}
+
+std::string device_path(const std::string& address) {
+    return object_path("/io/hostdevd1/device", address);
 }
 
 } // namespace testing

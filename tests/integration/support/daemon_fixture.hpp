@@ -49,5 +49,6 @@ Completed busctl(const PrivateBus& bus, const std::vector<std::string>& args, bo
 nlohmann::json get_property(const PrivateBus& bus, const std::string& path, const std::string& interface,
                             const std::string& property);
 std::string device_path(const std::string& address); // sd_bus_path_encode, as the daemon does
+std::string object_path(const std::string& prefix, const std::string& id); // the same, any prefix
 
 } // namespace testing

@@ -152,3 +152,50 @@ TEST_CASE("current_vgpu_type: create, EBUSY while active, EINVAL not creatable, 
     CHECK(rd(*k, vf_file(0, "current_vgpu_type")) == "0\n");
     CHECK(k->devnodes() == std::vector<std::string>{"vfio/vfio", "vfio/501"});
 }
+
+// ---- a parent that is not a PCI device: the kernel's sample mtty
+namespace {
+const std::string kMtty = "/devices/virtual/mtty/mtty";
+const std::string kMtty1 = "/class/mdev_bus/mtty/mdev_supported_types/mtty-1";
+const std::string kMtty2 = "/class/mdev_bus/mtty/mdev_supported_types/mtty-2";
+} // namespace
+
+TEST_CASE("mtty parent: a class device linked from mdev_bus, types sharing 24 ports, ENOSPC when full") {
+    auto k = host("qemu-nvme.toml");
+    CHECK(lnk(*k, "/class/mdev_bus/mtty") == "../../devices/virtual/mtty/mtty");
+    CHECK(lnk(*k, "/class/mtty/mtty") == "../../devices/virtual/mtty/mtty");
+    CHECK(lnk(*k, kMtty + "/subsystem") == "../../../../class/mtty");
+    CHECK(rd(*k, kMtty1 + "/name") == "Single port serial\n");
+    CHECK(rd(*k, kMtty1 + "/available_instances") == "24\n");
+    CHECK(rd(*k, kMtty2 + "/available_instances") == "12\n");
+    REQUIRE(k->write(kMtty2 + "/create", kU1) == 0);
+    CHECK(lnk(*k, "/bus/mdev/devices/" + kU1) == "../../../devices/virtual/mtty/mtty/" + kU1);
+    CHECK(lnk(*k, kMtty + "/" + kU1 + "/mdev_type") == "../mdev_supported_types/mtty-2");
+    CHECK(rd(*k, kMtty1 + "/available_instances") == "22\n"); // mtty-2 takes two ports
+    for (int i = 0; i < 11; ++i) {
+        char u[40];
+        std::snprintf(u, sizeof u, "00000000-0000-0000-0000-%012d", i);
+        REQUIRE(k->write(kMtty2 + "/create", u) == 0);
+    }
+    CHECK(k->write(kMtty1 + "/create", kU2) == -ENOSPC);
+    CHECK(k->write("/bus/mdev/devices/" + kU1 + "/remove", "1") == 0);
+    CHECK(rd(*k, kMtty1 + "/available_instances") == "2\n");
+}
+
+TEST_CASE("mtty parent: absent until its module loads - then add and change MDEV_STATE under its class") {
+    auto k = host("lab.toml");
+    CHECK_FALSE(exists(*k, "/class/mdev_bus/mtty"));
+    CHECK_FALSE(exists(*k, kMtty));
+    CHECK(k->write("/devices/virtual/mtty/mtty/mdev_supported_types/mtty-1/create", kU1) == -ENOENT);
+    Recorder r(*k);
+    std::string error;
+    REQUIRE(k->load_module("mtty", error) == 0);
+    CHECK(r.summary() == std::vector<std::string>{"add module mtty", "add mtty mtty", "change mtty mtty"});
+    {
+        std::lock_guard l(r.mu);
+        CHECK(r.events[2].get("MDEV_STATE") == "registered");
+    }
+    CHECK(rd(*k, kMtty1 + "/available_instances") == "24\n");
+    REQUIRE(k->write(kMtty1 + "/create", kU1) == 0);
+    CHECK(exists(*k, "/bus/mdev/devices/" + kU1));
+}

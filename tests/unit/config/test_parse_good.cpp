@@ -148,6 +148,19 @@ count = 0
     CHECK(state.mdevs[2].count == 0u); // count = 0 declares removal of our instances
 }
 
+TEST_CASE("[[mdev]] parent by name - a parent that is not a PCI device") {
+    auto state = parse_ok(R"(version = 1
+[[mdev]]
+parent = { name = "mtty" }
+type = "mtty-2"
+count = 2
+)");
+    REQUIRE(state.mdevs.size() == 1);
+    CHECK(state.mdevs[0].parent.name == "mtty");
+    CHECK_FALSE(state.mdevs[0].parent.address.has_value());
+    CHECK(state.mdevs[0].parent.str() == "name=mtty");
+}
+
 TEST_CASE("inline array-of-tables form is accepted too") {
     auto state = parse_ok(R"(version = 1
 pf = [{ match = { address = "0000:01:00.0" }, vfs = 2, vf = [{ index = "0-1", driver = "vfio-pci" }] }]

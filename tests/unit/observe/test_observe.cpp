@@ -215,6 +215,47 @@ TEST_CASE("mdev parents, types and mdevs with their holders") {
     CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{"pid 9000 (qemu-system-x86)"});
 }
 
+TEST_CASE("a non-PCI mdev parent - types through its mdev_bus link and its mdevs") {
+    // The kernel's mtty sample: /sys/devices/virtual/mtty/mtty, linked from /sys/class/mdev_bus/mtty.
+    FakeHost host;
+    const std::string dir = "sys/devices/virtual/mtty/mtty";
+    const std::string types = dir + "/mdev_supported_types/mtty-2";
+    host.file(types + "/name", "Dual port serial\n");
+    host.file(types + "/device_api", "vfio-pci\n");
+    host.file(types + "/available_instances", "11\n");
+    host.link("sys/class/mdev_bus/mtty", "../../devices/virtual/mtty/mtty");
+    const std::string uuid = "026cf2e5-2041-5f4b-9370-d8df4379d246";
+    host.link(dir + "/" + uuid + "/mdev_type", "../mdev_supported_types/mtty-2");
+    host.link(types + "/devices/" + uuid, "../../../" + uuid);
+    host.link("sys/bus/mdev/devices/" + uuid, "../../../devices/virtual/mtty/mtty/" + uuid);
+    host.dir("sys/kernel/iommu_groups/21/devices");
+    host.link(dir + "/" + uuid + "/iommu_group", "../../../../../kernel/iommu_groups/21");
+    host.add_process(9100, "qemu-system-x86", {"/dev/vfio/21"});
+    // A PCI parent stays a PCI device, not an entry of mdev_parents.
+    const std::string gpu = "0000:af:00.0";
+    host.add_device(gpu, spec("nvidia", 30, 0x10de, 0x1eb8, 0x030200));
+    host.add_mdev_type(gpu, "nvidia-222", "GRID T4-1B", 15);
+
+    ObservedState state = observe_host(host.layout());
+    REQUIRE(state.mdev_parents.size() == 1);
+    const MdevParent& mtty = state.mdev_parents.at("mtty");
+    REQUIRE(mtty.mdev_types.size() == 1);
+    CHECK(mtty.mdev_types[0].id == "mtty-2");
+    CHECK(mtty.mdev_types[0].name == "Dual port serial");
+    CHECK(mtty.mdev_types[0].available == 11);
+    CHECK(mtty.mdev_types[0].devices == std::vector<std::string>{uuid});
+    REQUIRE(state.mdevs.count(uuid));
+    CHECK(state.mdevs.at(uuid).parent == "mtty");
+    CHECK(state.mdevs.at(uuid).iommu_group == 21);
+    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{"pid 9100 (qemu-system-x86)"});
+    CHECK(state.find(gpu)->mdev_types.size() == 1);
+
+    // A targeted refresh re-reads the parents: a new count shows without a full observation.
+    host.file(types + "/available_instances", "10\n");
+    refresh_devices(host.layout(), {}, state);
+    CHECK(state.mdev_parents.at("mtty").mdev_types[0].available == 10);
+}
+
 TEST_CASE("NVIDIA vendor-specific VFIO files of a VF") {
     FakeHost host;
     const std::string vf = "0000:18:00.4";

@@ -155,3 +155,68 @@ TEST_CASE("mdev status objects name their parent and type - before creation, con
     CHECK(status(plan, foreign).parent == kGpu);
     CHECK(status(plan, foreign).mdev_type == "nvidia-223");
 }
+
+namespace {
+
+// The kernel's sample mtty: a parent that is not a PCI device, selected by name.
+ObservedState mtty_host(uint32_t available) {
+    ObservedState host = gpu(4); // a PCI parent too, which a name never selects
+    host.mdev_parents["mtty"] =
+        MdevParent{"mtty", {MdevType{"mtty-1", "Single port serial", "vfio-pci", available, {}}}};
+    return host;
+}
+
+MdevEntry mtty_entry(uint32_t count) {
+    MdevEntry e;
+    e.parent.name = "mtty";
+    e.type = "mtty-1";
+    e.count = count;
+    e.source = at(9, "30-mtty.toml");
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("a non-PCI parent selected by name - created through its mdev_bus link with names of mtty/N") {
+    DesiredState d;
+    d.mdevs.push_back(mtty_entry(2));
+    Plan plan = make_plan(d, mtty_host(24));
+    auto creates = actions_of(plan, ActionKind::CreateMdev);
+    REQUIRE(creates.size() == 2);
+    // Python: uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, "mdev.hostdevd.io"), "mtty/0") and "mtty/1"
+    CHECK(creates[0]->object == "026cf2e5-2041-5f4b-9370-d8df4379d246");
+    CHECK(creates[1]->object == "64111159-134c-55b6-b36d-2d6c0214e526");
+    CHECK(creates[0]->verdict == Verdict::Safe);
+    CHECK(creates[0]->writes ==
+          writes({{"class/mdev_bus/mtty/mdev_supported_types/mtty-1/create", creates[0]->object}}));
+    CHECK(status(plan, creates[0]->object).parent == "mtty");
+    CHECK(actions_of(plan, ActionKind::CreateMdev).size() == 2); // nothing on the PCI parent
+}
+
+TEST_CASE("a non-PCI parent: converged, beyond count removed unless held, absent when not registered") {
+    DesiredState d;
+    d.mdevs.push_back(mtty_entry(1));
+    ObservedState host = mtty_host(22);
+    const std::string first = mdev_instance_uuid("mtty", 0), second = mdev_instance_uuid("mtty", 1);
+    host.mdevs[first] = MdevDevice{first, "mtty", "mtty-1", 7, {}};
+    host.mdevs[second] = MdevDevice{second, "mtty", "mtty-1", 8, {"pid 4242 (qemu-system-x86)"}};
+    Plan plan = make_plan(d, host);
+    CHECK(actions_of(plan, ActionKind::CreateMdev).empty());
+    const Action& removal = only(plan, ActionKind::RemoveMdev);
+    CHECK(removal.object == second);
+    CHECK(removal.verdict == Verdict::Blocked);
+    CHECK(removal.reason.find("pid 4242") != std::string::npos);
+    CHECK(status(plan, second).state == ObjectState::Blocked);
+    CHECK(status(plan, first).state == ObjectState::Converged);
+
+    host.mdevs.at(second).holders.clear();
+    const Action& idle = only(make_plan(d, host), ActionKind::RemoveMdev);
+    CHECK(idle.verdict == Verdict::Safe);
+    CHECK(idle.writes == writes({{"bus/mdev/devices/" + second + "/remove", "1"}}));
+
+    ObservedState unloaded = gpu(4);
+    Plan absent = make_plan(d, unloaded);
+    CHECK(status(absent, "30-mtty.toml:9").state == ObjectState::Absent);
+    CHECK(status(absent, "30-mtty.toml:9").reason ==
+          "no mdev parent mtty under /sys/class/mdev_bus (is its driver loaded?)");
+}
