@@ -35,20 +35,6 @@ std::string pci_device(std::string_view address) {
 std::string pci_device_attr(std::string_view address, std::string_view attr) {
     return join(pci_device(address), attr);
 }
-std::string pci_driver_attr(std::string_view driver, std::string_view attr) {
-    return join(join("bus/pci/drivers", driver), attr);
-}
-std::string pci_drivers_probe() {
-    return "bus/pci/drivers_probe";
-}
-std::string mdev_create(std::string_view parent, std::string_view type) {
-    // The parent's own directory carries mdev_supported_types (mdev_sysfs.c parent_create_sysfs_files);
-    // for PCI parents /sys/bus/pci/devices/<addr> resolves to it.
-    return join(join(join(pci_device(parent), "mdev_supported_types"), type), "create");
-}
-std::string mdev_attr(std::string_view uuid, std::string_view attr) {
-    return join(join("bus/mdev/devices", uuid), attr);
-}
 
 } // namespace sysfs_rel
 

@@ -8,16 +8,11 @@
 
 namespace hostdevd {
 
-// Paths *relative to the sysfs root*, as the planner puts them into SysfsWrite::path. Pure string
-// building, no root: the planner stays free of I/O and of the root (model/plan.hpp).
+// Paths *relative to the sysfs root*. Pure string building, no root. (The planner builds the relative
+// paths of its writes itself, plan/plan_util.hpp, and stays free of this layer.)
 namespace sysfs_rel {
 std::string pci_device(std::string_view address);                             // "bus/pci/devices/ADDR"
 std::string pci_device_attr(std::string_view address, std::string_view attr); // ".../ADDR/ATTR"
-std::string pci_driver_attr(std::string_view driver, std::string_view attr);  // "bus/pci/drivers/D/ATTR"
-std::string pci_drivers_probe();                                              // "bus/pci/drivers_probe"
-std::string mdev_create(std::string_view parent,
-                        std::string_view type);                      // ".../mdev_supported_types/T/create"
-std::string mdev_attr(std::string_view uuid, std::string_view attr); // "bus/mdev/devices/UUID/ATTR"
 } // namespace sysfs_rel
 
 class SysfsLayout {

@@ -23,25 +23,8 @@ write_config() {
     mv "$CFG/.hostdevd.toml.new" "$CFG/hostdevd.toml"
 }
 
-# D-Bus helpers. Object paths are sd_bus_path_encode("/io/hostdevd1/device", address): every byte that
-# is not [A-Za-z0-9], and a leading digit, becomes _xx (sd-bus bus-label.c bus_label_escape).
-device_path() {
-    out=/io/hostdevd1/device/
-    first=1
-    for h in $(printf '%s' "$1" | od -An -v -tx1); do
-        c=$(printf "\\$(printf '%03o' "$((0x$h))")")
-        case "$c" in
-        [A-Za-z]) out=$out$c ;;
-        [0-9]) [ "$first" = 1 ] && out=${out}_$h || out=$out$c ;;
-        *) out=${out}_$h ;;
-        esac
-        first=0
-    done
-    echo "$out"
-}
 # busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 (vmtool)"`: the value part only. Every busctl
 # call costs a process start under TCG, so the checks fetch several properties per call.
-manager_prop() { busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager "$1" 2>&1 | cut -d' ' -f2-; }
 device_prop() { busctl get-property io.hostdevd1 "$(device_path "$1")" io.hostdevd1.Device "$2" 2>&1 | cut -d' ' -f2-; }
 # device_props ADDR PROP...: "PROP=value" per property on one line, one busctl call.
 device_props() {
@@ -51,7 +34,6 @@ device_props() {
         cut -d' ' -f2- | awk -v names="$*" 'BEGIN { split(names, n, " ") }
             { printf "%s%s=%s", (NR > 1 ? " " : ""), n[NR], $0 } END { print "" }'
 }
-manager_state_is() { [ "$(manager_prop State)" = "\"$1\"" ]; }
 device_prop_is() { [ "$(device_prop "$1" "$2")" = "$3" ]; }
 numvfs_is() { [ "$(cat "$D/sriov_numvfs")" = "$1" ]; }
 # all_vfs_on_vfio N: N VFs exist and every one is bound to vfio-pci with its /dev/vfio node.

@@ -149,3 +149,26 @@ index = "0-$(($2 - 1))"
 driver = "vfio-pci"
 TOML
 }
+
+# ---- hostdevd on D-Bus
+# Object paths are sd_bus_path_encode(PREFIX, ID): every byte of ID that is not [A-Za-z0-9], and a
+# leading digit, becomes _xx (sd-bus bus-label.c bus_label_escape).
+object_path() {
+    out=$1/
+    first=1
+    for h in $(printf '%s' "$2" | od -An -v -tx1); do
+        c=$(printf "\\$(printf '%03o' "$((0x$h))")")
+        case "$c" in
+        [A-Za-z]) out=$out$c ;;
+        [0-9]) [ "$first" = 1 ] && out=${out}_$h || out=$out$c ;;
+        *) out=${out}_$h ;;
+        esac
+        first=0
+    done
+    echo "$out"
+}
+device_path() { object_path /io/hostdevd1/device "$1"; }
+mdev_path() { object_path /io/hostdevd1/mdev "$1"; }
+# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 (vmtool)"`: manager_prop gives the value part.
+manager_prop() { busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager "$1" 2>&1 | cut -d' ' -f2-; }
+manager_state_is() { [ "$(manager_prop State)" = "\"$1\"" ]; }
