@@ -2,7 +2,7 @@
 # Run every benchmark scenario (B1-B8, /work/shared/design/benchmarks.md, docs/benchmarks.md) on simhost and
 # print one table. Needs root (simhost) and a build with simhost, hostdevd and hostdevctl:
 #   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-#   cmake --build build-bench --target simhost hostdevd hostdevctl
+#   cmake --build build-bench --target simhost hostdevd hostdevctl bench_bus_latency
 #   bench/run.sh build-bench
 # Options: --idle SECONDS (B6, default 60), --only NAME (one run: b1, b1-peer, b3, big, small, burst, blocked),
 #          --keep (keep the generated hosts and raw JSON in the work directory it prints).
@@ -21,8 +21,8 @@ done
 [ -n "$build" ] || { echo "usage: bench/run.sh [--idle S] [--only NAME] [--keep] BUILD_DIR" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 simhost=$build/simhost/runtime/simhost
-for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl"; do
-    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl" >&2; exit 2; }
+for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl" "$build/bench/bench_bus_latency"; do
+    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl bench_bus_latency" >&2; exit 2; }
 done
 work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
 [ $keep = 1 ] && echo "bench: work directory $work" >&2 || trap 'rm -rf "$work"' EXIT
