@@ -193,7 +193,7 @@ TEST_CASE("a non-PCI parent selected by name - created through its mdev_bus link
     CHECK(actions_of(plan, ActionKind::CreateMdev).size() == 2); // nothing on the PCI parent
 }
 
-TEST_CASE("a non-PCI parent: converged, beyond count removed unless held, absent when not registered") {
+TEST_CASE("a non-PCI parent: converged - beyond count removed unless held - absent when not registered") {
     DesiredState d;
     d.mdevs.push_back(mtty_entry(1));
     ObservedState host = mtty_host(22);
@@ -210,7 +210,8 @@ TEST_CASE("a non-PCI parent: converged, beyond count removed unless held, absent
     CHECK(status(plan, first).state == ObjectState::Converged);
 
     host.mdevs.at(second).holders.clear();
-    const Action& idle = only(make_plan(d, host), ActionKind::RemoveMdev);
+    Plan idle_plan = make_plan(d, host);
+    const Action& idle = only(idle_plan, ActionKind::RemoveMdev);
     CHECK(idle.verdict == Verdict::Safe);
     CHECK(idle.writes == writes({{"bus/mdev/devices/" + second + "/remove", "1"}}));
 
