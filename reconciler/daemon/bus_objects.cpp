@@ -240,8 +240,11 @@ public:
             auto [it, added] = views_.try_emplace(key, view);
             if (added) {
                 // sd-bus reads the properties through find() to fill the signal: the view is in place.
-                check(sd_bus_emit_interfaces_added(bus_, path_of_(key).c_str(), interface_, nullptr),
-                      "cannot emit InterfacesAdded");
+                // Unannounced, it is taken out again, so that the next publish announces it.
+                int r = sd_bus_emit_interfaces_added(bus_, path_of_(key).c_str(), interface_, nullptr);
+                if (r < 0)
+                    views_.erase(it);
+                check(r, "cannot emit InterfacesAdded");
                 changed = true;
                 continue;
             }
