@@ -2,12 +2,17 @@
 
 #include "hostdevd1-adaptor.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <systemd/sd-bus.h>
 
 namespace hostdevd {
 
 namespace {
+
+constexpr const char* kDevicePrefix = "/io/hostdevd1/device";
+constexpr const char* kMdevPrefix = "/io/hostdevd1/mdev";
 
 std::string encode(const char* prefix, const std::string& id) {
     char* path = nullptr;
@@ -29,10 +34,10 @@ void require_root(sdbus::IObject& object) {
 } // namespace
 
 std::string device_object_path(const std::string& address) {
-    return encode("/io/hostdevd1/device", address);
+    return encode(kDevicePrefix, address);
 }
 std::string mdev_object_path(const std::string& uuid) {
-    return encode("/io/hostdevd1/mdev", uuid);
+    return encode(kMdevPrefix, uuid);
 }
 
 class BusPublisher::ManagerObject final
@@ -44,6 +49,8 @@ public:
         registerAdaptor();
     }
     ~ManagerObject() { unregisterAdaptor(); }
+
+    sdbus::IObject& object() { return getObject(); }
 
     void update(const ManagerView& v) {
         std::vector<std::string> changed;
@@ -87,117 +94,262 @@ private:
     ManagerView view_;
 };
 
-class BusPublisher::DeviceObject final
-    : public sdbus::AdaptorInterfaces<io::hostdevd1::Device_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
-public:
-    DeviceObject(sdbus::IConnection& bus, DeviceView view)
-        : AdaptorInterfaces(bus, device_object_path(view.address)), view_(std::move(view)) {
-        registerAdaptor();
-        emitInterfacesAddedSignal({std::string(io::hostdevd1::Device_adaptor::INTERFACE_NAME)});
-    }
-    ~DeviceObject() {
-        emitInterfacesRemovedSignal({std::string(io::hostdevd1::Device_adaptor::INTERFACE_NAME)});
-        unregisterAdaptor();
-    }
-    bool update(const DeviceView& v) {
-        auto changed = changed_properties(view_, v);
-        view_ = v;
-        if (!changed.empty())
-            emitPropertiesChangedSignal(io::hostdevd1::Device_adaptor::INTERFACE_NAME, changed);
-        return !changed.empty();
-    }
+namespace {
 
-private:
-    std::string Address() override { return view_.address; }
-    std::string Role() override { return view_.role; }
-    std::string VendorId() override { return view_.vendor_id; }
-    std::string DeviceId() override { return view_.device_id; }
-    std::string PhysFn() override { return view_.physfn; }
-    std::string Driver() override { return view_.driver; }
-    std::string DesiredDriver() override { return view_.desired_driver; }
-    bool Managed() override { return view_.managed; }
-    std::string Pool() override { return view_.pool; }
-    uint32_t NumVFs() override { return view_.num_vfs; }
-    uint32_t TotalVFs() override { return view_.total_vfs; }
-    std::string DesiredVFs() override { return view_.desired_vfs; }
-    bool InUse() override { return view_.in_use; }
-    std::vector<std::string> Holders() override { return view_.holders; }
-    std::string State() override { return view_.state; }
-    std::string Reason() override { return view_.reason; }
-    std::string Source() override { return view_.source; }
+// Property getters for the fallback vtables: sd-bus hands over the view find() returned.
+int append(sd_bus_message* m, const std::string& v) {
+    return sd_bus_message_append_basic(m, 's', v.c_str());
+}
+int append(sd_bus_message* m, bool v) {
+    int b = v;
+    return sd_bus_message_append_basic(m, 'b', &b);
+}
+int append(sd_bus_message* m, uint32_t v) {
+    return sd_bus_message_append_basic(m, 'u', &v);
+}
+int append(sd_bus_message* m, const std::vector<std::string>& v) {
+    int r = sd_bus_message_open_container(m, 'a', "s");
+    for (size_t i = 0; r >= 0 && i < v.size(); ++i)
+        r = sd_bus_message_append_basic(m, 's', v[i].c_str());
+    return r < 0 ? r : sd_bus_message_close_container(m);
+}
 
-    DeviceView view_;
+template <typename>
+struct member_of;
+template <typename View, typename T>
+struct member_of<T View::*> {
+    using view = View;
 };
 
-class BusPublisher::MdevObject final
-    : public sdbus::AdaptorInterfaces<io::hostdevd1::Mdev_adaptor, sdbus::ManagedObject_adaptor,
-                                      sdbus::Properties_adaptor> {
+template <auto Member>
+int get(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply, void* userdata,
+        sd_bus_error*) {
+    using View = typename member_of<decltype(Member)>::view;
+    return append(reply, static_cast<const View*>(userdata)->*Member);
+}
+
+// The interfaces of dbus/io.hostdevd1.xml (test_bus_objects checks them against it). Properties are in
+// alphabetical order, the order sdbus-c++ registered them in: introspection and GetAll list them as before.
+constexpr uint64_t kEmits = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
+constexpr uint64_t kConst = SD_BUS_VTABLE_PROPERTY_CONST;
+
+const sd_bus_vtable kDeviceVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Address", "s", get<&DeviceView::address>, 0, kConst),
+    SD_BUS_PROPERTY("DesiredDriver", "s", get<&DeviceView::desired_driver>, 0, kEmits),
+    SD_BUS_PROPERTY("DesiredVFs", "s", get<&DeviceView::desired_vfs>, 0, kEmits),
+    SD_BUS_PROPERTY("DeviceId", "s", get<&DeviceView::device_id>, 0, kEmits),
+    SD_BUS_PROPERTY("Driver", "s", get<&DeviceView::driver>, 0, kEmits),
+    SD_BUS_PROPERTY("Holders", "as", get<&DeviceView::holders>, 0, kEmits),
+    SD_BUS_PROPERTY("InUse", "b", get<&DeviceView::in_use>, 0, kEmits),
+    SD_BUS_PROPERTY("Managed", "b", get<&DeviceView::managed>, 0, kEmits),
+    SD_BUS_PROPERTY("NumVFs", "u", get<&DeviceView::num_vfs>, 0, kEmits),
+    SD_BUS_PROPERTY("PhysFn", "s", get<&DeviceView::physfn>, 0, kEmits),
+    SD_BUS_PROPERTY("Pool", "s", get<&DeviceView::pool>, 0, kEmits),
+    SD_BUS_PROPERTY("Reason", "s", get<&DeviceView::reason>, 0, kEmits),
+    SD_BUS_PROPERTY("Role", "s", get<&DeviceView::role>, 0, kEmits),
+    SD_BUS_PROPERTY("Source", "s", get<&DeviceView::source>, 0, kEmits),
+    SD_BUS_PROPERTY("State", "s", get<&DeviceView::state>, 0, kEmits),
+    SD_BUS_PROPERTY("TotalVFs", "u", get<&DeviceView::total_vfs>, 0, kEmits),
+    SD_BUS_PROPERTY("VendorId", "s", get<&DeviceView::vendor_id>, 0, kEmits),
+    SD_BUS_VTABLE_END,
+};
+
+const sd_bus_vtable kMdevVtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Active", "b", get<&MdevView::active>, 0, kEmits),
+    SD_BUS_PROPERTY("Holders", "as", get<&MdevView::holders>, 0, kEmits),
+    SD_BUS_PROPERTY("InUse", "b", get<&MdevView::in_use>, 0, kEmits),
+    SD_BUS_PROPERTY("Parent", "s", get<&MdevView::parent>, 0, kEmits),
+    SD_BUS_PROPERTY("Reason", "s", get<&MdevView::reason>, 0, kEmits),
+    SD_BUS_PROPERTY("Source", "s", get<&MdevView::source>, 0, kEmits),
+    SD_BUS_PROPERTY("State", "s", get<&MdevView::state>, 0, kEmits),
+    SD_BUS_PROPERTY("Type", "s", get<&MdevView::type>, 0, kEmits),
+    SD_BUS_PROPERTY("Uuid", "s", get<&MdevView::uuid>, 0, kConst),
+    SD_BUS_VTABLE_END,
+};
+
+// sdbus-c++ 1.2 (Debian 12) has no accessor for the sd_bus under a connection. A Message keeps its
+// sd_bus_message in the protected member msg_ (sdbus-c++/Message.h), and a signal created through the
+// connection belongs to that bus. Naming the member through a derived class is C++'s own way to reach a
+// protected member; the signal is never sent.
+struct MessageAccess : sdbus::Message {
+    static sd_bus_message* raw(const sdbus::Message& m) {
+        return static_cast<sd_bus_message*>(m.*(&MessageAccess::msg_));
+    }
+};
+
+sd_bus* bus_of(sdbus::IObject& object) {
+    auto probe = object.createSignal(io::hostdevd1::Manager_adaptor::INTERFACE_NAME, "Reconciled");
+    sd_bus* bus = sd_bus_message_get_bus(MessageAccess::raw(probe));
+    if (!bus)
+        throw std::runtime_error("no sd-bus connection under the sdbus-c++ connection");
+    return bus;
+}
+
+void check(int r, const char* what) {
+    if (r < 0)
+        throw sdbus::createError(-r, what);
+}
+
+} // namespace
+
+// All objects under one prefix (/io/hostdevd1/device, /io/hostdevd1/mdev), served by one fallback vtable:
+// sd-bus asks find() for the view behind a path, and a node enumerator for the paths (introspection,
+// busctl tree, GetManagedObjects). An object costs its view and a map node.
+template <typename View>
+class BusPublisher::ObjectTable {
 public:
-    MdevObject(sdbus::IConnection& bus, MdevView view)
-        : AdaptorInterfaces(bus, mdev_object_path(view.uuid)), view_(std::move(view)) {
-        registerAdaptor();
-        emitInterfacesAddedSignal({std::string(io::hostdevd1::Mdev_adaptor::INTERFACE_NAME)});
+    ObjectTable(sd_bus* bus, const char* prefix, const char* interface, const sd_bus_vtable* vtable,
+                std::string (*path_of)(const std::string&))
+        : bus_(sd_bus_ref(bus)), prefix_(prefix), parent_(parent_path(prefix)), interface_(interface),
+          path_of_(path_of) {
+        int r = sd_bus_add_fallback_vtable(bus_, &vtable_slot_, prefix, interface, vtable, find, this);
+        if (r >= 0)
+            r = sd_bus_add_node_enumerator(bus_, &enumerator_slot_, parent_.c_str(), enumerate, this);
+        if (r < 0) {
+            release();
+            check(r, "cannot register the objects under a prefix");
+        }
     }
-    ~MdevObject() {
-        emitInterfacesRemovedSignal({std::string(io::hostdevd1::Mdev_adaptor::INTERFACE_NAME)});
-        unregisterAdaptor();
+
+    // The objects go away with the daemon: announce it, as an sdbus-c++ object did when destroyed.
+    ~ObjectTable() {
+        for (const auto& [key, view] : views_)
+            sd_bus_emit_interfaces_removed(bus_, path_of_(key).c_str(), interface_, nullptr);
+        release();
     }
-    bool update(const MdevView& v) {
-        auto changed = changed_properties(view_, v);
-        view_ = v;
-        if (!changed.empty())
-            emitPropertiesChangedSignal(io::hostdevd1::Mdev_adaptor::INTERFACE_NAME, changed);
-        return !changed.empty();
+    ObjectTable(const ObjectTable&) = delete;
+    ObjectTable& operator=(const ObjectTable&) = delete;
+
+    // Brings the objects in line with `views`: objects gone first (InterfacesRemoved), then new ones
+    // (InterfacesAdded) and changed ones (one PropertiesChanged naming what changed), in key order.
+    bool sync(const std::map<std::string, View>& views) {
+        bool changed = false;
+        for (auto it = views_.begin(); it != views_.end();) {
+            if (views.count(it->first)) {
+                ++it;
+                continue;
+            }
+            check(sd_bus_emit_interfaces_removed(bus_, path_of_(it->first).c_str(), interface_, nullptr),
+                  "cannot emit InterfacesRemoved");
+            it = views_.erase(it);
+            changed = true;
+        }
+        for (const auto& [key, view] : views) {
+            auto [it, added] = views_.try_emplace(key, view);
+            if (added) {
+                // sd-bus reads the properties through find() to fill the signal: the view is in place.
+                // Unannounced, it is taken out again, so that the next publish announces it.
+                int r = sd_bus_emit_interfaces_added(bus_, path_of_(key).c_str(), interface_, nullptr);
+                if (r < 0)
+                    views_.erase(it);
+                check(r, "cannot emit InterfacesAdded");
+                changed = true;
+                continue;
+            }
+            if (it->second == view)
+                continue;
+            auto names = changed_properties(it->second, view);
+            it->second = view;
+            if (names.empty())
+                continue;
+            std::vector<char*> strv;
+            for (auto& n : names)
+                strv.push_back(n.data());
+            strv.push_back(nullptr);
+            check(sd_bus_emit_properties_changed_strv(bus_, path_of_(key).c_str(), interface_, strv.data()),
+                  "cannot emit PropertiesChanged");
+            changed = true;
+        }
+        return changed;
     }
 
 private:
-    std::string Uuid() override { return view_.uuid; }
-    std::string Parent() override { return view_.parent; }
-    std::string Type() override { return view_.type; }
-    bool Active() override { return view_.active; }
-    bool InUse() override { return view_.in_use; }
-    std::vector<std::string> Holders() override { return view_.holders; }
-    std::string State() override { return view_.state; }
-    std::string Reason() override { return view_.reason; }
-    std::string Source() override { return view_.source; }
+    void release() {
+        vtable_slot_ = sd_bus_slot_unref(vtable_slot_);
+        enumerator_slot_ = sd_bus_slot_unref(enumerator_slot_);
+        bus_ = sd_bus_unref(bus_);
+    }
 
-    MdevView view_;
+    // The view behind `path`, if it is the canonical path of an object we publish.
+    static int find(sd_bus*, const char* path, const char*, void* userdata, void** found, sd_bus_error*) {
+        auto* self = static_cast<ObjectTable*>(userdata);
+        char* raw = nullptr;
+        int r = sd_bus_path_decode(path, self->prefix_, &raw);
+        if (r <= 0 || !raw)
+            return r;
+        std::string key(raw);
+        free(raw);
+        auto it = self->views_.find(key);
+        // sd_bus_path_decode also accepts spellings sd_bus_path_encode never makes ("_3A", an unescaped
+        // leading digit): only the path the object was announced under answers.
+        if (it == self->views_.end() || self->path_of_(key) != path)
+            return 0;
+        *found = &it->second;
+        return 1;
+    }
+
+    // The enumerator sits on the parent (/io/hostdevd1), not on the prefix: in sd-bus a node with an
+    // enumerator is an object of its own, and /io/hostdevd1/device is none (Get on it answers "Unknown
+    // object", as before). sd-bus calls it with the path being listed. GetManagedObjects needs every
+    // path. Introspection needs them only for the prefix itself: sd-bus 252 prints every enumerated path
+    // as a child node of the introspected one ("device/_30000_3a3b..." under /io/hostdevd1, where the
+    // objects showed "device" only), and introspecting one device must not encode all the others.
+    static int enumerate(sd_bus* bus, const char* path, void* userdata, char*** nodes, sd_bus_error*) {
+        auto* self = static_cast<ObjectTable*>(userdata);
+        sd_bus_message* m = sd_bus_get_current_message(bus);
+        bool introspecting =
+            m && sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Introspectable", "Introspect") > 0;
+        size_t count = !introspecting || strcmp(path, self->prefix_) == 0 ? self->views_.size() : 0;
+        auto** list = static_cast<char**>(calloc(count + 1, sizeof(char*)));
+        if (!list)
+            return -ENOMEM;
+        size_t n = 0;
+        for (auto it = self->views_.begin(); n < count; ++it) {
+            int r = sd_bus_path_encode(self->prefix_, it->first.c_str(), &list[n]);
+            if (r < 0) {
+                for (size_t i = 0; i < n; ++i)
+                    free(list[i]);
+                free(list);
+                return r;
+            }
+            ++n;
+        }
+        *nodes = list;
+        return 0;
+    }
+
+    static std::string parent_path(const char* prefix) {
+        std::string p(prefix);
+        auto slash = p.rfind('/');
+        return slash == 0 ? "/" : p.substr(0, slash);
+    }
+
+    sd_bus* bus_;
+    const char* prefix_;
+    std::string parent_;
+    const char* interface_;
+    std::string (*path_of_)(const std::string&);
+    std::map<std::string, View> views_; // as last published, by address or uuid
+    sd_bus_slot* vtable_slot_ = nullptr;
+    sd_bus_slot* enumerator_slot_ = nullptr;
 };
 
 BusPublisher::BusPublisher(sdbus::IConnection& bus, ManagerBackend& backend, ManagerView initial)
-    : bus_(bus), manager_(std::make_unique<ManagerObject>(bus, backend, std::move(initial))) {}
+    : bus_(bus), manager_(std::make_unique<ManagerObject>(bus, backend, std::move(initial))) {
+    sd_bus* raw = bus_of(manager_->object());
+    devices_ = std::make_unique<ObjectTable<DeviceView>>(
+        raw, kDevicePrefix, io::hostdevd1::Device_adaptor::INTERFACE_NAME, kDeviceVtable, device_object_path);
+    mdevs_ = std::make_unique<ObjectTable<MdevView>>(
+        raw, kMdevPrefix, io::hostdevd1::Mdev_adaptor::INTERFACE_NAME, kMdevVtable, mdev_object_path);
+}
 
 BusPublisher::~BusPublisher() = default;
 
-// Brings a map of bus objects in line with a map of views.
-template <typename Object, typename View>
-static bool sync_objects(sdbus::IConnection& bus, std::map<std::string, std::unique_ptr<Object>>& objects,
-                         const std::map<std::string, View>& views) {
-    bool changed = false;
-    for (auto it = objects.begin(); it != objects.end();) {
-        if (!views.count(it->first)) {
-            it = objects.erase(it);
-            changed = true;
-        } else {
-            ++it;
-        }
-    }
-    for (const auto& [key, view] : views) {
-        auto it = objects.find(key);
-        if (it == objects.end()) {
-            objects.emplace(key, std::make_unique<Object>(bus, view));
-            changed = true;
-        } else if (it->second->update(view)) {
-            changed = true;
-        }
-    }
-    return changed;
-}
-
 bool BusPublisher::publish(const ManagerView& manager, const Views& views) {
-    bool changed = sync_objects(bus_, devices_, views.devices);
-    changed = sync_objects(bus_, mdevs_, views.mdevs) || changed;
+    bool changed = devices_->sync(views.devices);
+    changed = mdevs_->sync(views.mdevs) || changed;
     manager_->update(manager);
     return changed;
 }
