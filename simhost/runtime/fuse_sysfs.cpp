@@ -181,9 +181,10 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
     }
     fi->noflush = 1; // nothing to flush: every write(2) was carried out when it returned
-    if (self(req).cached() && attr.fixed) {
+    if (self(req).cached() && attr.fixed && access == O_RDONLY) {
         // Cached mode, a text that never changes while the inode lives: the page cache keeps it across
-        // opens (the size the kernel was told is the text's length).
+        // opens (the size the kernel was told is the text's length). Never for writing: a cached write
+        // would merge the bytes written into the cached text.
         fi->keep_cache = 1;
         fi->fh = 0;
     } else {
