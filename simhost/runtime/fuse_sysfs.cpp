@@ -7,9 +7,12 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <time.h>
+#include <unordered_map>
 
 namespace simhost {
 namespace {
@@ -158,9 +161,37 @@ void deny_create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info
 // One snapshot per open file read with direct I/O: the value read at offset 0, so a reader that continues
 // at a later offset sees one consistent value (kernfs/seq_file regenerate the text only at offset 0).
 struct OpenFile {
+    std::mutex mu;
     std::string snapshot;
     bool has_snapshot = false;
 };
+
+// Open files by handle. A RELEASE can arrive while a READ of the same file is still being answered (the
+// reader was killed and the kernel stopped waiting for it), so a handler holds its own reference.
+class OpenFiles {
+public:
+    uint64_t add() {
+        std::lock_guard lock(mu_);
+        files_.emplace(++last_, std::make_shared<OpenFile>());
+        return last_;
+    }
+    std::shared_ptr<OpenFile> find(uint64_t fh) {
+        std::lock_guard lock(mu_);
+        auto it = files_.find(fh);
+        return it == files_.end() ? nullptr : it->second;
+    }
+    void remove(uint64_t fh) {
+        std::lock_guard lock(mu_);
+        files_.erase(fh);
+    }
+
+private:
+    std::mutex mu_;
+    uint64_t last_ = 0;
+    std::unordered_map<uint64_t, std::shared_ptr<OpenFile>> files_;
+};
+
+OpenFiles g_open_files;
 
 void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     NodeAttr attr;
@@ -191,10 +222,10 @@ void on_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         // Every read(2) generates the text afresh and every write(2) reaches the model as one store,
         // with nothing kept in the page cache: exactly kernfs's behaviour.
         fi->direct_io = 1;
-        fi->fh = reinterpret_cast<uint64_t>(new OpenFile);
+        fi->fh = g_open_files.add();
     }
     if (fuse_reply_open(req, fi) != 0)
-        delete reinterpret_cast<OpenFile*>(fi->fh); // interrupted: no release will come
+        g_open_files.remove(fi->fh); // interrupted: no release will come
 }
 
 // Cached mode: ENOSYS once, and the kernel never sends opendir again (FUSE_CAP_NO_OPENDIR_SUPPORT): it
@@ -204,12 +235,16 @@ void no_opendir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 }
 
 void on_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-    delete reinterpret_cast<OpenFile*>(fi->fh);
+    g_open_files.remove(fi->fh);
     fuse_reply_err(req, 0);
 }
 
 void on_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi) {
-    auto* file = reinterpret_cast<OpenFile*>(fi->fh); // null: a fixed file read into the page cache
+    // No open file: a fixed file read into the page cache (or one released meanwhile): no snapshot.
+    const std::shared_ptr<OpenFile> file = fi->fh ? g_open_files.find(fi->fh) : nullptr;
+    std::unique_lock<std::mutex> hold;
+    if (file)
+        hold = std::unique_lock(file->mu);
     std::string content;
     std::string* text = file ? &file->snapshot : &content;
     if (!file || offset == 0 || !file->has_snapshot) {
