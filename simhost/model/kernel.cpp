@@ -239,7 +239,7 @@ int Kernel::write(uint64_t ino, std::string_view data, std::string* path_out) {
             const Node* n = impl_->node_by_ino(ino);
             if (!n)
                 return -ENOENT; // removed since the kernel looked it up
-            canon = impl_->ino_paths.at(ino);
+            canon = impl_->path_of(ino);
             return 0;
         },
         "", data, path_out);

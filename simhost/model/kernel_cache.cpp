@@ -62,17 +62,18 @@ std::vector<Invalidation> dedupe(std::vector<Invalidation> in) {
 }
 
 Node* Impl::node_by_ino(uint64_t ino) const {
-    auto it = ino_paths.find(ino);
-    if (it == ino_paths.end())
-        return nullptr;
-    auto n = tree.find(it->second);
-    return n == tree.end() ? nullptr : &n->second;
+    auto it = inodes.find(ino);
+    return it == inodes.end() ? nullptr : &it->second->second;
+}
+
+const std::string& Impl::path_of(uint64_t ino) const {
+    return inodes.at(ino)->first;
 }
 
 void Impl::node_added(const std::string& path, Node& n) const {
     n.ino = path == "/" ? Kernel::kRootIno : next_ino++;
     n.version = next_version++;
-    ino_paths[n.ino] = path;
+    inodes[n.ino] = tree.find(path);
     if (path == "/")
         return;
     if (auto parent = tree.find(parent_dir(path)); parent != tree.end())
@@ -83,7 +84,7 @@ void Impl::node_removed(const std::string& path, const Node& n) const {
     // The descendants' dentries go with this one (d_invalidate prunes the subtree).
     if (auto parent = tree.find(parent_dir(path)); parent != tree.end())
         dir_changed(parent->second, base_name(path));
-    ino_paths.erase(n.ino);
+    inodes.erase(n.ino);
 }
 
 void Impl::dir_changed(Node& dir, std::string_view name) const {
@@ -108,7 +109,7 @@ void Impl::verify_fixed() const {
             std::fprintf(stderr,
                          "simhost: cache verification failed: %s is marked fixed (the kernel caches it) but "
                          "changed from \"%s\" to \"%s\"\n",
-                         ino_paths.at(it->first).c_str(), it->second.c_str(), now.c_str());
+                         path_of(it->first).c_str(), it->second.c_str(), now.c_str());
             std::abort();
         }
         ++it;
@@ -123,7 +124,7 @@ void Impl::adopt_tree(std::map<std::string, Node, std::less<>> fresh) const {
                 invalidations.push_back({Kernel::kRootIno, std::string(base_name(path)), false});
         invalidations.push_back({Kernel::kRootIno, {}, true});
         tree.clear();
-        ino_paths.clear();
+        inodes.clear();
         told_text.clear();
         forget_all = false;
     }
@@ -163,9 +164,9 @@ void Impl::adopt_tree(std::map<std::string, Node, std::less<>> fresh) const {
         if (auto parent = fresh.find(parent_dir(path)); parent != fresh.end() && !first)
             dir_changed(parent->second, base_name(path));
     tree.swap(fresh);
-    ino_paths.clear();
-    for (auto& [path, n] : tree)
-        ino_paths[n.ino] = path;
+    inodes.clear();
+    for (auto it = tree.begin(); it != tree.end(); ++it)
+        inodes[it->second.ino] = it;
 }
 
 void Impl::expose(Node& n, NodeAttr& out) const {
@@ -193,7 +194,7 @@ int Kernel::lookup(uint64_t parent, std::string_view name, NodeAttr& out, std::s
         return -ENOENT;
     if (dir->kind != NodeKind::Directory)
         return -ENOTDIR;
-    std::string path = child_path(k.ino_paths.at(parent), name);
+    std::string path = child_path(k.path_of(parent), name);
     auto it = k.tree.find(path);
     if (path_out)
         *path_out = path;
@@ -212,7 +213,7 @@ int Kernel::getattr(uint64_t ino, NodeAttr& out, std::string* path_out) {
     if (!n)
         return -ENOENT;
     if (path_out)
-        *path_out = k.ino_paths.at(ino);
+        *path_out = k.path_of(ino);
     k.expose(*n, out);
     return 0;
 }
@@ -226,7 +227,7 @@ int Kernel::readlink(uint64_t ino, std::string& target, std::string* path_out) c
     if (!n)
         return -ENOENT;
     if (path_out)
-        *path_out = k.ino_paths.at(ino);
+        *path_out = k.path_of(ino);
     if (n->kind != NodeKind::Symlink)
         return -EINVAL;
     target = n->target;
@@ -241,7 +242,7 @@ int Kernel::list(uint64_t ino, std::vector<DirEntry>& entries, std::string* path
     const Node* n = k.node_by_ino(ino);
     if (!n)
         return -ENOENT;
-    const std::string& path = k.ino_paths.at(ino);
+    const std::string& path = k.path_of(ino);
     if (path_out)
         *path_out = path;
     if (n->kind != NodeKind::Directory)
@@ -263,7 +264,7 @@ int Kernel::read(uint64_t ino, std::string& content, std::string* path_out) {
     Node* n = k.node_by_ino(ino);
     if (!n)
         return -ENOENT;
-    const std::string& path = k.ino_paths.at(ino);
+    const std::string& path = k.path_of(ino);
     if (path_out)
         *path_out = path;
     if (n->kind == NodeKind::Directory)

@@ -136,7 +136,8 @@ struct Impl {
 
     // ---- kernel_cache.cpp: what the kernel's caches (FUSE dentries, attributes, link targets, listings,
     // fixed texts) may hold and what must be invalidated after a change. Guarded by `mu`; flush() delivers.
-    mutable std::unordered_map<uint64_t, std::string> ino_paths; // ino -> key in `tree`
+    // ino -> the node in `tree` (std::map iterators stay valid until their node is erased).
+    mutable std::unordered_map<uint64_t, std::map<std::string, Node, std::less<>>::iterator> inodes;
     mutable uint64_t next_ino = Kernel::kRootIno + 1;
     mutable uint64_t next_version = 1;
     mutable std::vector<Invalidation> invalidations; // queued for the next flush()
@@ -149,6 +150,7 @@ struct Impl {
     void verify_fixed() const;                 // verify mode: abort if a fixed text changed
     void expose(Node& n, NodeAttr& out) const; // a lookup or getattr answer: the kernel now holds `n`
     Node* node_by_ino(uint64_t ino) const;
+    const std::string& path_of(uint64_t ino) const; // of a live inode
     // The write entry point shared by Kernel::write(path) and Kernel::write(ino): `find` names the
     // canonical path (0 or -errno, called again after a blocking fault); `shown` is the path for the write
     // log ("" = "/sys" + canonical).

@@ -80,7 +80,7 @@ public:
         auto first = t_.lower_bound(path + "/"), last = t_.lower_bound(path + "0");
         if (k_)
             for (auto d = first; d != last; ++d)
-                k_->ino_paths.erase(d->second.ino);
+                k_->inodes.erase(d->second.ino);
         t_.erase(first, last);
         t_.erase(path);
         auto parent = t_.find(parent_dir(path));
