@@ -3,9 +3,82 @@
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 
+#include <optional>
 #include <set>
 
 namespace hostdevd {
+
+namespace {
+
+// "bus/pci/devices/<parent>/mdev_supported_types/<type>/create" -> "<parent>".
+std::optional<std::string> parent_in_create_path(const Action& action) {
+    constexpr std::string_view prefix = "bus/pci/devices/";
+    for (const SysfsWrite& w : action.writes) {
+        std::string_view path = w.path;
+        if (path.substr(0, prefix.size()) != prefix)
+            continue;
+        path.remove_prefix(prefix.size());
+        return std::string(path.substr(0, path.find('/')));
+    }
+    return std::nullopt;
+}
+
+// The PCI devices whose observation an attempted action can have changed, with what the kernel does
+// alongside (refresh_devices() brings a PF's VFs, old and new, and the mdevs of a refreshed parent):
+//  - sriov_drivers_autoprobe, sriov_numvfs, bind, unbind: the device itself (a PF driver's remove
+//    disables its VFs and unregisters its mdev parent: all below the PF);
+//  - mdev create/remove: the parent (available_instances of its types);
+//  - a vGPU type: the PF, whose VFs' creatable types all change.
+// nullopt when the change can reach any device: a module load attaches its driver to every unbound
+// device it matches (driver_attach), and an action kind not listed here is treated the same way.
+std::optional<std::vector<std::string>> touched_devices(const std::vector<const Action*>& wave,
+                                                        const ExecutionReport& executed, const Plan& plan,
+                                                        const ObservedState& observed) {
+    std::set<std::string> devices;
+    for (size_t i = 0; i < wave.size() && i < executed.results.size(); ++i) {
+        if (executed.results[i].outcome == ActionOutcome::Blocked)
+            continue; // not attempted: nothing changed
+        const Action& a = *wave[i];
+        switch (a.kind) {
+        case ActionKind::SetAutoprobe:
+        case ActionKind::SetNumVfs:
+        case ActionKind::Bind:
+        case ActionKind::Unbind:
+            devices.insert(a.object);
+            break;
+        case ActionKind::CreateMdev: {
+            auto status = plan.objects.find(a.object);
+            std::optional<std::string> parent = status != plan.objects.end() && !status->second.parent.empty()
+                                                    ? std::optional<std::string>(status->second.parent)
+                                                    : parent_in_create_path(a);
+            if (!parent)
+                return std::nullopt;
+            devices.insert(*parent);
+            break;
+        }
+        case ActionKind::RemoveMdev: {
+            auto mdev = observed.mdevs.find(a.object);
+            if (mdev == observed.mdevs.end())
+                return std::nullopt;
+            devices.insert(mdev->second.parent);
+            break;
+        }
+        case ActionKind::SetVgpu: {
+            const PciDevice* vf = observed.find(a.object);
+            if (!vf || vf->physfn.empty())
+                return std::nullopt;
+            devices.insert(vf->physfn);
+            devices.insert(a.object);
+            break;
+        }
+        default:
+            return std::nullopt;
+        }
+    }
+    return std::vector<std::string>(devices.begin(), devices.end());
+}
+
+} // namespace
 
 const char* to_string(OneShotResult r) {
     switch (r) {
@@ -25,8 +98,8 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
     InUseCheck check = [&layout](const std::string& object) { return holders_now(layout, object); };
     std::set<std::string> applied_last_pass; // keys of actions that "succeeded" in the previous pass
     bool failed = false;
+    report.final_observed = observe_host(layout);
     for (;;) {
-        report.final_observed = observe_host(layout);
         report.final_plan = make_plan(desired, report.final_observed);
         std::vector<const Action*> wave;
         for (const Action* a : report.final_plan.next_wave()) {
@@ -61,6 +134,12 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         }
         if (applied_last_pass.empty())
             break; // nothing took effect this pass; another observation would plan the same again
+        // Re-observe what the wave can have changed (as the daemon's targeted refresh does); the rest of
+        // the host is as observed before. A wave that can reach anything re-observes everything.
+        if (auto touched = touched_devices(wave, executed, report.final_plan, report.final_observed))
+            refresh_devices(layout, *touched, report.final_observed);
+        else
+            report.final_observed = observe_host(layout);
     }
     if (failed)
         report.result = OneShotResult::Failed;

@@ -1,5 +1,7 @@
 // One reconcile run to a fixed point: observe → plan → apply one wave → re-observe, until nothing safe
 // remains. Used by `hostdevctl apply`; the daemon runs the same steps one pass at a time from its loop.
+// The host is observed whole once; after each wave only the devices its actions can have changed are
+// read again (refresh_devices), unless the wave loaded a module (which can bind any device).
 #pragma once
 
 #include "apply/executor.hpp"

@@ -163,20 +163,34 @@ void Impl::refresh_vfio_group(int g) {
 }
 
 void Impl::flush() {
-    // emit_mu keeps deliveries in queue order when several threads flush at once.
+    // emit_mu keeps deliveries in queue order when several threads flush at once. The invalidations go
+    // first: whoever reacts to a uevent and reads /sys must not be served stale cached state.
     std::lock_guard emit_lock(emit_mu);
+    bool verified = false;
     for (;;) {
         std::deque<Output> batch;
+        std::vector<Invalidation> stale;
         std::function<void(const Uevent&)> us;
         std::function<void(const std::string&, bool)> ds;
+        std::function<void(const std::vector<Invalidation>&)> is;
         {
             std::lock_guard lock(mu);
+            if (dirty)
+                rebuild();
+            if (verify_cache && !verified) {
+                verify_fixed();
+                verified = true;
+            }
             batch.swap(pending);
+            stale.swap(invalidations);
             us = uevent_sink;
             ds = devnode_sink;
+            is = invalidation_sink;
         }
-        if (batch.empty())
+        if (batch.empty() && stale.empty())
             return;
+        if (!stale.empty() && is)
+            is(dedupe(std::move(stale)));
         for (auto& o : batch) {
             if (o.is_uevent && us)
                 us(o.event);
@@ -211,19 +225,50 @@ void Kernel::on_devnode(std::function<void(const std::string& name, bool present
     impl_->devnode_sink = std::move(sink);
 }
 
+void Kernel::on_invalidate(std::function<void(const std::vector<Invalidation>&)> sink) {
+    std::lock_guard lock(impl_->mu);
+    impl_->invalidation_sink = std::move(sink);
+}
+
+void Kernel::set_verify_cache(bool on) {
+    std::lock_guard lock(impl_->mu);
+    impl_->verify_cache = on;
+}
+
 int Kernel::write(std::string_view path, std::string_view data) {
+    const std::string shown = "/sys" + std::string(path);
+    return impl_->write_at([this, path](std::string& canon) { return impl_->resolve(path, true, canon); },
+                           shown, data, nullptr);
+}
+
+int Kernel::write(uint64_t ino, std::string_view data, std::string* path_out) {
+    return impl_->write_at(
+        [this, ino](std::string& canon) {
+            if (impl_->dirty)
+                impl_->rebuild();
+            const Node* n = impl_->node_by_ino(ino);
+            if (!n)
+                return -ENOENT; // removed since the kernel looked it up
+            canon = impl_->path_of(ino);
+            return 0;
+        },
+        "", data, path_out);
+}
+
+int Impl::write_at(const std::function<int(std::string&)>& find, const std::string& shown,
+                   std::string_view data, std::string* path_out) {
     auto start = std::chrono::steady_clock::now();
     WriteRecord rec;
     rec.time = std::chrono::system_clock::now();
-    rec.path = "/sys" + std::string(path);
+    rec.path = shown;
     rec.value = std::string(data);
     int result = 0;
     {
-        std::unique_lock lock(impl_->mu);
-        auto& k = *impl_;
+        std::unique_lock lock(mu);
+        auto& k = *this;
         std::string canon;
         auto lookup = [&]() -> int {
-            if (int r = k.resolve(path, true, canon))
+            if (int r = find(canon))
                 return r;
             const Node& n = k.tree.at(canon);
             if (n.kind == NodeKind::Directory)
@@ -233,14 +278,21 @@ int Kernel::write(std::string_view path, std::string_view data) {
             return 0;
         };
         result = lookup();
+        if (rec.path.empty())
+            rec.path = "/sys" + canon;
+        if (path_out)
+            *path_out = canon;
         if (result == 0) {
             rec.in_use_reason = disrupted_in_use(k, canon, data);
             rec.disrupted_in_use = !rec.in_use_reason.empty();
             // Fault paths may name the file as written, canonically, or through /sys/bus/pci/devices.
-            std::vector<std::string> names = {rec.path, "/sys" + canon};
-            for (auto& [a, d] : k.devices)
-                if (d.present && canon.compare(0, d.dir.size() + 1, d.dir + "/") == 0)
-                    names.push_back("/sys/bus/pci/devices/" + a + canon.substr(d.dir.size()));
+            std::vector<std::string> names;
+            if (!k.faults.empty()) {
+                names = {rec.path, "/sys" + canon};
+                for (auto& [a, d] : k.devices)
+                    if (d.present && canon.compare(0, d.dir.size() + 1, d.dir + "/") == 0)
+                        names.push_back("/sys/bus/pci/devices/" + a + canon.substr(d.dir.size()));
+            }
             auto matches = [&](const Fault& f) {
                 return std::any_of(names.begin(), names.end(),
                                    [&](auto& n) { return path_matches(f.path, n); });
@@ -276,7 +328,7 @@ int Kernel::write(std::string_view path, std::string_view data) {
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
         k.log.push_back(rec);
     }
-    impl_->flush();
+    flush();
     return result;
 }
 
@@ -490,9 +542,11 @@ void Kernel::reset() {
         ++impl_->generation;
         impl_->faults.clear();
         impl_->log.clear();
+        impl_->forget_all = true; // the next rebuild gives every node a new inode
         impl_->init_from_spec();
     }
     impl_->cv.notify_all();
+    impl_->flush();
 }
 
 std::vector<WriteRecord> Kernel::write_log() const {

@@ -6,6 +6,8 @@
 // runtime (FUSE server, namespaces, netlink, control socket). The runtime never interprets sysfs paths.
 #pragma once
 
+#include "host_spec.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,8 +16,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "host_spec.hpp"
 
 namespace simhost {
 
@@ -36,6 +36,34 @@ struct NodeInfo {
     NodeKind kind = NodeKind::File;
     unsigned mode = 0444; // permission bits only (0200 write-only, 0644 rw, 0755 dirs, 0777 links)
     uint64_t size = 4096; // sysfs reports 4096 for attributes; content may be shorter
+};
+
+// A node as the FUSE low-level API serves it: an inode number that is never reused (a node removed and
+// created again is a new inode), and a version that changes whenever a directory's listing changes; the
+// runtime reports it as the mtime.
+struct NodeAttr {
+    uint64_t ino = 0;
+    NodeKind kind = NodeKind::File;
+    unsigned mode = 0444;
+    uint64_t size = 4096; // fixed files: the text's length; others: what sysfs says (4096; config 256)
+    uint64_t version = 0;
+    bool fixed = false; // files: the text never changes while the inode lives (vendor, modalias, ...)
+};
+struct DirEntry {
+    std::string name;
+    uint64_t ino = 0;
+    NodeKind kind = NodeKind::File;
+};
+
+// What the kernel's caches may hold that a change made stale. `name` set: the entry `name` in directory
+// `ino` (a dentry of a node that went, or the lock barrier for one that came). `name` empty: the node
+// `ino` itself: its attributes (the new version tells the kernel to drop a cached text), and with
+// `listing` its cached directory listing too. Only inodes the runtime was handed by lookup() are ever
+// named; the runtime forwards them to the kernel (fuse_lowlevel_notify_inval_*), entries first.
+struct Invalidation {
+    uint64_t ino = 0;
+    std::string name;
+    bool listing = false;
 };
 
 // Every write, successful or not, in order. Tests assert on this.
@@ -88,10 +116,26 @@ public:
     int read(std::string_view path, std::string& content) const;
     int write(std::string_view path, std::string_view data);
 
+    // ---- the same by inode, for the FUSE low-level API. `path_out` (optional) receives the node's path
+    // inside sysfs, for access statistics. lookup() and getattr() tell the model that the kernel may now
+    // hold the inode, which decides the invalidations a change sends.
+    static constexpr uint64_t kRootIno = 1;
+    int lookup(uint64_t parent, std::string_view name, NodeAttr& out, std::string* path_out = nullptr);
+    int getattr(uint64_t ino, NodeAttr& out, std::string* path_out = nullptr);
+    int readlink(uint64_t ino, std::string& target, std::string* path_out = nullptr) const;
+    int list(uint64_t ino, std::vector<DirEntry>& entries, std::string* path_out = nullptr) const;
+    int read(uint64_t ino, std::string& content, std::string* path_out = nullptr);
+    int write(uint64_t ino, std::string_view data, std::string* path_out = nullptr);
+
     // ---- outputs to the runtime (set before serving; called without internal locks held)
     void on_uevent(std::function<void(const Uevent&)> sink);
     // A /dev node appears or disappears: "vfio/12", "vfio/devices/vfio0".
     void on_devnode(std::function<void(const std::string& name, bool present)> sink);
+    // Cache invalidations, one batch per change, delivered before the change's uevents and devnodes.
+    void on_invalidate(std::function<void(const std::vector<Invalidation>&)> sink);
+    // Test aid: after every change, re-generate every fixed text the kernel was handed (those it caches)
+    // and abort with a message if one changed: a file marked fixed that is not.
+    void set_verify_cache(bool on);
 
     // ---- control (tests and people); each returns 0 or a negative errno, `error` says why in words
     int plug(std::string_view address, std::string& error);   // a device declared with present = false
@@ -102,7 +146,7 @@ public:
     int add_fault(const Fault& fault, std::string& error);
     void clear_faults();
     int load_module(std::string_view module, std::string& error); // modprobe; -ENOENT if not available
-    void reset();                                                  // back to the host description
+    void reset();                                                 // back to the host description
     std::vector<WriteRecord> write_log() const;
     void clear_write_log();
 

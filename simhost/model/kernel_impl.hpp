@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 namespace simhost {
 
@@ -76,6 +77,17 @@ struct Node {
     Reader read;
     Writer write;
     uint64_t size = 4096;
+    // What the kernel's caches may hold of this node (kernel_cache.cpp, docs/simhost.md "Caching"). A node
+    // keeps its inode number for life and never changes kind, mode or link target under it (a changed node
+    // is a new node); what changes in place is a directory's listing, and `version` (the mtime the kernel
+    // sees) changes with it. The kernel caches the text of `fixed` files only; other files are read and
+    // written directly (direct I/O), every time.
+    uint64_t ino = 0;
+    uint64_t version = 0;
+    // Files: the text is a function of the path alone (identity attributes, constants).
+    bool fixed = false;
+    // The kernel was told about this inode (lookup, getattr): it may hold a dentry and attributes.
+    bool exposed = false;
 };
 
 struct Output {
@@ -117,11 +129,35 @@ struct Impl {
 
     std::function<void(const Uevent&)> uevent_sink;
     std::function<void(const std::string&, bool)> devnode_sink;
+    std::function<void(const std::vector<Invalidation>&)> invalidation_sink;
     std::deque<Output> pending;
     std::mutex emit_mu;
 
     mutable bool dirty = true;
     mutable std::map<std::string, Node, std::less<>> tree;
+
+    // ---- kernel_cache.cpp: what the kernel's caches (FUSE dentries, attributes, link targets, listings,
+    // fixed texts) may hold and what must be invalidated after a change. Guarded by `mu`; flush() delivers.
+    // ino -> the node in `tree` (std::map iterators stay valid until their node is erased).
+    mutable std::unordered_map<uint64_t, std::map<std::string, Node, std::less<>>::iterator> inodes;
+    mutable uint64_t next_ino = Kernel::kRootIno + 1;
+    mutable uint64_t next_version = 1;
+    mutable std::vector<Invalidation> invalidations; // queued for the next flush()
+    mutable bool forget_all = false; // reset(): every old inode is gone, the new tree gets fresh ones
+    bool verify_cache = false;       // set_verify_cache(): flush() re-checks every fixed text handed out
+    mutable std::map<uint64_t, std::string> told_text; // verify mode: ino -> fixed text as handed out
+    void node_added(const std::string& path, Node& n) const;
+    void node_removed(const std::string& path, const Node& n) const; // a removed subtree's top node
+    void dir_changed(Node& dir, std::string_view name) const;        // `name` came or went
+    void verify_fixed() const;                 // verify mode: abort if a fixed text changed
+    void expose(Node& n, NodeAttr& out) const; // a lookup or getattr answer: the kernel now holds `n`
+    Node* node_by_ino(uint64_t ino) const;
+    const std::string& path_of(uint64_t ino) const; // of a live inode
+    // The write entry point shared by Kernel::write(path) and Kernel::write(ino): `find` names the
+    // canonical path (0 or -errno, called again after a blocking fault); `shown` is the path for the write
+    // log ("" = "/sys" + canonical).
+    int write_at(const std::function<int(std::string&)>& find, const std::string& shown,
+                 std::string_view data, std::string* path_out);
 
     bool stopping = false;
     std::vector<std::thread> workers;
@@ -130,7 +166,7 @@ struct Impl {
     void init_from_spec();
     void emit(Uevent ev);
     void emit_devnode(const std::string& name, bool present);
-    void flush();                       // call without `mu`
+    void flush(); // call without `mu`: tree rebuild if pending, then invalidations, then uevents/devnodes
     bool quiet = false;                 // building the start state: no uevents
     void refresh_vfio_group(int group); // /dev/vfio/<group> exists iff a member is a VFIO device
     std::string compute_dir(const DeviceSpec& d) const;
@@ -146,6 +182,9 @@ struct Impl {
 
     // ---- kernel_tree.cpp
     void rebuild() const;
+    // Replaces the tree with a freshly built one (kernel_cache.cpp): nodes that are the same keep their
+    // inode; added and removed ones are reported as the incremental updates report them.
+    void adopt_tree(std::map<std::string, Node, std::less<>> fresh) const;
     // Incremental updates for the frequent structural changes (a driver binds or unbinds, an mdev comes
     // or goes): patching the few nodes involved keeps one change O(log n) instead of rebuilding the whole
     // tree, which made converging 4096 VFs quadratic. They do nothing while a full rebuild is pending
@@ -234,5 +273,7 @@ int kstrtoull(std::string_view s, unsigned base, unsigned long long max, unsigne
 int kstrtobool(std::string_view s, bool& out);
 std::string rel_link(std::string_view from_dir, std::string_view to); // relative symlink text
 std::string parent_dir(std::string_view path);
+// One invalidation per node and entry, first occurrence kept (kernel_cache.cpp).
+std::vector<Invalidation> dedupe(std::vector<Invalidation> in);
 
 } // namespace simhost

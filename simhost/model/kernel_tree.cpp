@@ -16,41 +16,57 @@ namespace {
 
 constexpr unsigned kRO = 0444, kRW = 0644, kWO = 0200;
 
+// Adds nodes to a tree. A fresh build (rebuild()) fills an empty map and leaves inode numbers to the
+// diff; a patch (the incremental updates) works on the live tree and reports every node it adds or
+// removes to the cache bookkeeping (kernel_cache.cpp), which assigns inodes and queues invalidations.
 class Builder {
 public:
-    explicit Builder(std::map<std::string, Node, std::less<>>& t) : t_(t) {
-        t_.clear();
-        t_["/"] = Node{};
-    }
-    // Adds to an existing tree (the incremental updates) instead of starting over.
+    using Tree = std::map<std::string, Node, std::less<>>;
+    explicit Builder(Tree& fresh) : t_(fresh) { t_["/"] = Node{}; }
     struct Patch {};
-    Builder(std::map<std::string, Node, std::less<>>& t, Patch) : t_(t) {}
+    Builder(const Impl& k, Patch) : t_(k.tree), k_(&k) {}
     void dir(const std::string& path) {
-        if (t_.count(path))
-            return;
+        if (auto it = t_.find(path); it != t_.end()) {
+            if (it->second.kind == NodeKind::Directory)
+                return;
+            remove(path);
+        }
         auto parent = parent_dir(path);
         dir(parent);
-        t_[parent].children.push_back(path.substr(path.rfind('/') + 1));
-        t_[path] = Node{};
+        Node& n = create(path, parent);
+        n.kind = NodeKind::Directory;
+        n.mode = 0755;
+        added(path, n);
     }
     Node& file(const std::string& path, unsigned mode, Reader r, Writer w = nullptr) {
-        add(path);
-        Node& n = t_[path];
-        n.kind = NodeKind::File;
-        n.mode = mode;
+        bool fresh = false;
+        Node& n = add(path, NodeKind::File, mode, fresh);
         n.read = std::move(r);
         n.write = std::move(w);
+        if (fresh)
+            added(path, n);
+        return n;
+    }
+    // A file whose text depends on the path alone (identity attributes): cached by the kernel for the
+    // inode's life, never invalidated.
+    Node& fixed(const std::string& path, Reader r, unsigned mode = kRO) {
+        Node& n = file(path, mode, std::move(r));
+        n.fixed = true;
         return n;
     }
     void text(const std::string& path, std::string value) {
-        file(path, kRO, [v = std::move(value)](const Impl&) { return v; });
+        fixed(path, [v = std::move(value)](const Impl&) { return v; });
     }
     void link(const std::string& path, const std::string& target_abs) {
-        add(path);
-        Node& n = t_[path];
-        n.kind = NodeKind::Symlink;
-        n.mode = 0777;
-        n.target = rel_link(parent_dir(path), target_abs);
+        std::string target = rel_link(parent_dir(path), target_abs);
+        if (auto it = t_.find(path);
+            it != t_.end() && it->second.kind == NodeKind::Symlink && it->second.target != target)
+            remove(path); // a link never changes its target in place: it is a new node
+        bool fresh = false;
+        Node& n = add(path, NodeKind::Symlink, 0777, fresh);
+        n.target = std::move(target);
+        if (fresh)
+            added(path, n);
     }
 
     // Removes a node, everything below it, and its name from its parent's listing.
@@ -58,8 +74,14 @@ public:
         auto it = t_.find(path);
         if (it == t_.end())
             return;
+        if (k_)
+            k_->node_removed(path, it->second);
         // Descendants sort right after "path/" and before "path0" ('0' follows '/').
-        t_.erase(t_.lower_bound(path + "/"), t_.lower_bound(path + "0"));
+        auto first = t_.lower_bound(path + "/"), last = t_.lower_bound(path + "0");
+        if (k_)
+            for (auto d = first; d != last; ++d)
+                k_->inodes.erase(d->second.ino);
+        t_.erase(first, last);
         t_.erase(path);
         auto parent = t_.find(parent_dir(path));
         if (parent == t_.end())
@@ -71,13 +93,33 @@ public:
     }
 
 private:
-    void add(const std::string& path) {
+    // The node at `path` of `kind`, created if missing (or if a node of another kind is in the way).
+    Node& add(const std::string& path, NodeKind kind, unsigned mode, bool& fresh) {
+        auto it = t_.find(path);
+        if (it != t_.end() && (it->second.kind != kind || it->second.mode != mode)) {
+            remove(path);
+            it = t_.end();
+        }
+        fresh = it == t_.end();
+        if (!fresh)
+            return it->second;
         auto parent = parent_dir(path);
         dir(parent);
-        if (!t_.count(path))
-            t_[parent].children.push_back(path.substr(path.rfind('/') + 1));
+        Node& n = create(path, parent);
+        n.kind = kind;
+        n.mode = mode;
+        return n;
     }
-    std::map<std::string, Node, std::less<>>& t_;
+    Node& create(const std::string& path, const std::string& parent) {
+        t_[parent].children.push_back(path.substr(path.rfind('/') + 1));
+        return t_[path] = Node{};
+    }
+    void added(const std::string& path, Node& n) {
+        if (k_)
+            k_->node_added(path, n);
+    }
+    Tree& t_;
+    const Impl* k_ = nullptr;
 };
 
 std::string fmt(const char* f, unsigned long long v) {
@@ -226,15 +268,15 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
     b.dir(d);
     b.link("/bus/pci/devices/" + addr, d);
     auto dv = [a](const Impl& k) -> const DeviceState& { return *k.dev(a); };
-    b.file(d + "/vendor", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).vendor); });
-    b.file(d + "/device", kRO, [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).device); });
-    b.file(d + "/subsystem_vendor", kRO,
-           [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_vendor); });
-    b.file(d + "/subsystem_device", kRO,
-           [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_device); });
-    b.file(d + "/class", kRO, [dv](const Impl& k) { return fmt("0x%06llx\n", dv(k).class_code); });
-    b.file(d + "/revision", kRO, [dv](const Impl& k) { return fmt("0x%02llx\n", dv(k).revision); });
-    b.file(d + "/modalias", kRO, [dv](const Impl& k) {
+    b.fixed(d + "/vendor", [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).vendor); });
+    b.fixed(d + "/device", [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).device); });
+    b.fixed(d + "/subsystem_vendor",
+            [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_vendor); });
+    b.fixed(d + "/subsystem_device",
+            [dv](const Impl& k) { return fmt("0x%04llx\n", dv(k).subsystem_device); });
+    b.fixed(d + "/class", [dv](const Impl& k) { return fmt("0x%06llx\n", dv(k).class_code); });
+    b.fixed(d + "/revision", [dv](const Impl& k) { return fmt("0x%02llx\n", dv(k).revision); });
+    b.fixed(d + "/modalias", [dv](const Impl& k) {
         auto env = k.pci_uevent_env(dv(k));
         auto pos = env.find("MODALIAS=");
         return env.substr(pos + 9);
@@ -248,14 +290,15 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
          d + "/config", kRW, [dv](const Impl& k) { return config_space(dv(k)); },
          [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; })
         .size = 256;
-    b.file(d + "/resource", kRO, [dv](const Impl& k) { return resource_lines(dv(k)); });
-    b.file(d + "/irq", kRO, [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
+    b.fixed(d + "/resource", [dv](const Impl& k) { return resource_lines(dv(k)); });
+    b.fixed(d + "/irq", [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
     b.file(
         d + "/enable", kRW, [dv](const Impl& k) { return std::string(dv(k).driver.empty() ? "0\n" : "1\n"); },
         [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
-    b.file(d + "/numa_node", kRW,
-           [dv](const Impl& k) { return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n"; });
-    b.file(d + "/local_cpulist", kRO, [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
+    b.fixed(
+        d + "/numa_node",
+        [dv](const Impl& k) { return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n"; }, kRW);
+    b.fixed(d + "/local_cpulist", [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
     b.file(
         d + "/driver_override", kRW,
         [dv](const Impl& k) {
@@ -284,16 +327,16 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
     // iov.c: PF attribute group (sriov_*) only when dev_is_pf; virtfnN / physfn links.
     if (!dev.is_vf && dev.spec->sriov) {
         auto& s = *dev.spec->sriov;
-        b.file(d + "/sriov_totalvfs", kRO, [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
+        b.fixed(d + "/sriov_totalvfs", [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
         b.file(
             d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
             [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
                 return k.w_sriov_numvfs(l, a, v);
             });
-        b.file(d + "/sriov_offset", kRO, [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
-        b.file(d + "/sriov_stride", kRO, [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
+        b.fixed(d + "/sriov_offset", [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
+        b.fixed(d + "/sriov_stride", [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
         // iov.c sriov_vf_device_show: "%x\n", no 0x prefix (unlike the device file).
-        b.file(d + "/sriov_vf_device", kRO, [o = s.vf_device](const Impl&) { return fmt("%llx\n", o); });
+        b.fixed(d + "/sriov_vf_device", [o = s.vf_device](const Impl&) { return fmt("%llx\n", o); });
         b.file(
             d + "/sriov_drivers_autoprobe", kRW,
             [dv](const Impl& k) { return std::string(dv(k).autoprobe ? "1\n" : "0\n"); },
@@ -339,7 +382,7 @@ void Impl::tree_driver_bound(const DeviceState& d) {
         dirty = true;
         return;
     }
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     b.link(d.dir + "/driver", "/bus/pci/drivers/" + d.driver);
     b.link("/bus/pci/drivers/" + d.driver + "/" + d.address, d.dir);
 }
@@ -351,7 +394,7 @@ void Impl::tree_driver_unbound(const DeviceState& d, const std::string& old_driv
         dirty = true;
         return;
     }
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     b.remove(d.dir + "/driver");
     b.remove("/bus/pci/drivers/" + old_driver + "/" + d.address);
 }
@@ -362,7 +405,7 @@ void Impl::tree_mdev_added(const MdevState& m) {
     const DeviceState* parent = mdev_parent(m.parent);
     if (!parent)
         return;
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     build_mdev(b, *this, m);
     build_iommu_group(b, m.group, {{m.uuid, parent->dir + "/" + m.uuid}}); // each mdev has its own group
 }
@@ -375,7 +418,7 @@ void Impl::tree_mdev_removed(const MdevState& m) {
         dirty = true;
         return;
     }
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     b.remove(parent->dir + "/" + m.uuid);
     b.remove("/bus/mdev/devices/" + m.uuid);
     b.remove("/bus/mdev/drivers/vfio_mdev/" + m.uuid);
@@ -384,7 +427,8 @@ void Impl::tree_mdev_removed(const MdevState& m) {
 }
 
 void Impl::rebuild() const {
-    Builder b(tree);
+    Builder::Tree fresh;
+    Builder b(fresh);
     for (auto top : {"/bus", "/class", "/devices", "/kernel", "/module"})
         b.dir(top);
     b.dir("/bus/pci/devices");
@@ -477,7 +521,7 @@ void Impl::rebuild() const {
         const std::string d = n.dir;
         b.dir(d);
         auto nv = [name](const Impl& k) -> const NetdevState& { return k.netdevs.at(name); };
-        b.file(d + "/address", kRO, [nv](const Impl& k) { return nv(k).mac + "\n"; });
+        b.fixed(d + "/address", [nv](const Impl& k) { return nv(k).mac + "\n"; });
         b.text(d + "/addr_len", "6\n");
         b.text(d + "/broadcast", "ff:ff:ff:ff:ff:ff\n");
         // net-sysfs.c flags: IFF_BROADCAST|IFF_MULTICAST (0x1002) plus IFF_UP (0x1) when up; lo is 0x8/0x9.
@@ -519,13 +563,14 @@ void Impl::rebuild() const {
     // ---- IOMMU groups (iommu.c): /kernel/iommu_groups/N/devices/<dev> -> the device.
     for (auto& [g, members] : groups)
         build_iommu_group(b, g, members);
+    adopt_tree(std::move(fresh));
     dirty = false;
 }
 
 void Impl::tree_device_added(const DeviceState& d) {
     if (dirty)
         return;
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     build_device(b, *this, d.address, d);
     if (d.is_vf) // iov.c pci_iov_sysfs_link(): the PF's virtfnN link
         if (const DeviceState* pf = dev(d.pf))
@@ -535,7 +580,7 @@ void Impl::tree_device_added(const DeviceState& d) {
 void Impl::tree_device_removed(const DeviceState& d) {
     if (dirty)
         return;
-    Builder b(tree, Builder::Patch{});
+    Builder b(*this, Builder::Patch{});
     b.remove(d.dir);
     b.remove("/bus/pci/devices/" + d.address);
     if (!d.driver.empty())

@@ -1,14 +1,22 @@
 #include "access_stats.hpp"
 
+#include <functional>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 
 namespace simhost {
 namespace {
 
+// Looked up by string_view: counting a request allocates nothing once its path was seen.
+struct PathHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 std::mutex g_mutex;
 AccessCounts g_totals;
-std::unordered_map<std::string, AccessCounts> g_by_path;
+std::unordered_map<std::string, AccessCounts, PathHash, std::equal_to<>> g_by_path;
 
 void bump(AccessCounts& counts, AccessKind kind) {
     switch (kind) {
@@ -33,9 +41,13 @@ void bump(AccessCounts& counts, AccessKind kind) {
 } // namespace
 
 void count_access(AccessKind kind, const char* path) {
+    const std::string_view key(path);
     std::lock_guard lock(g_mutex);
     bump(g_totals, kind);
-    bump(g_by_path[path], kind);
+    auto it = g_by_path.find(key);
+    if (it == g_by_path.end())
+        it = g_by_path.emplace(std::string(key), AccessCounts{}).first;
+    bump(it->second, kind);
 }
 
 AccessCounts access_totals() {

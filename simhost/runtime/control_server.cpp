@@ -46,8 +46,10 @@ void write_all(int fd, const std::string& text) {
 
 } // namespace
 
-ControlServer::ControlServer(Kernel& kernel, DevNodes& devnodes, const std::string& simhost_executable)
-    : holders_(kernel, simhost_executable), commands_(kernel, holders_, devnodes) {}
+ControlServer::ControlServer(Kernel& kernel, DevNodes& devnodes, const std::string& simhost_executable,
+                             std::function<void()> settle)
+    : holders_(kernel, simhost_executable), commands_(kernel, holders_, devnodes),
+      settle_(std::move(settle)) {}
 
 ControlServer::~ControlServer() {
     stop();
@@ -113,7 +115,10 @@ void ControlServer::answer(int client) {
         write_all(client, ControlReply{EINVAL, "incomplete request (one line expected)", {}}.serialize());
         return;
     }
-    write_all(client, commands_.handle(split_words(line)).serialize());
+    settle_();
+    const ControlReply reply = commands_.handle(split_words(line));
+    settle_();
+    write_all(client, reply.serialize());
 }
 
 } // namespace simhost

@@ -5,6 +5,7 @@
 #include "control_commands.hpp"
 #include "holders.hpp"
 
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -12,7 +13,10 @@ namespace simhost {
 
 class ControlServer {
 public:
-    ControlServer(Kernel& kernel, DevNodes& devnodes, const std::string& simhost_executable);
+    // `settle` returns once the effects of every change so far reached the outside (cache invalidations,
+    // uevents, /dev): commands run after the previous ones settled and answer only once theirs have.
+    ControlServer(Kernel& kernel, DevNodes& devnodes, const std::string& simhost_executable,
+                  std::function<void()> settle);
     ~ControlServer(); // stops the thread, kills holders
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
@@ -26,6 +30,7 @@ private:
 
     Holders holders_;
     ControlCommands commands_;
+    std::function<void()> settle_;
     int listen_fd_ = -1;
     int wake_fd_ = -1;
     std::thread thread_;

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
         return simhost::ctl_main(rest);
     if (subcommand == "__hold")
         return simhost::holder_main(argc, argv);
-    std::cerr << "usage: simhost run --host FILE [--] COMMAND [ARGS...]\n"
+    std::cerr << "usage: simhost run --host FILE [--uncached-sysfs] [--] COMMAND [ARGS...]\n"
                  "       simhost ctl COMMAND [ARGS...]   (inside `simhost run`; `simhost ctl --help`)\n";
     return subcommand == "--help" || subcommand == "-h" ? 0 : 2;
 }

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -105,11 +106,14 @@ int run_child(std::vector<std::string> command, const sigset_t& signals, const s
 int run_main(const std::vector<std::string>& args) {
     std::string host_file;
     std::vector<std::string> command;
+    bool cached = true;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "--host" && i + 1 < args.size() && host_file.empty())
             host_file = args[++i];
         else if (args[i].rfind("--host=", 0) == 0 && host_file.empty())
             host_file = args[i].substr(7);
+        else if (args[i] == "--uncached-sysfs")
+            cached = false;
         else {
             command.assign(args.begin() + static_cast<std::ptrdiff_t>(i + (args[i] == "--" ? 1 : 0)),
                            args.end());
@@ -117,7 +121,7 @@ int run_main(const std::vector<std::string>& args) {
         }
     }
     if (host_file.empty() || command.empty()) {
-        std::cerr << "usage: simhost run --host FILE [--] COMMAND [ARGS...]\n";
+        std::cerr << "usage: simhost run --host FILE [--uncached-sysfs] [--] COMMAND [ARGS...]\n";
         return kUsageExit;
     }
     std::unique_ptr<Kernel> kernel;
@@ -127,6 +131,9 @@ int run_main(const std::vector<std::string>& args) {
         std::cerr << e.what() << "\n"; // already "FILE:LINE:COL: message"
         return kUsageExit;
     }
+    // Test aid (kernel.hpp set_verify_cache): abort when a change forgot to invalidate a cached text.
+    const char* verify = std::getenv("SIMHOST_VERIFY_CACHE");
+    const bool verify_cache = verify && std::string(verify) == "1";
     if (::geteuid() != 0) {
         std::cerr << "simhost needs root (mount/network namespaces, FUSE)\n";
         return kUsageExit;
@@ -150,21 +157,32 @@ int run_main(const std::vector<std::string>& args) {
 
         UeventBroadcaster uevents;
         DevNodes devnodes;
-        // Both sinks run inside Kernel::write on the FUSE thread serving the write, so the events are on
-        // the wire and /dev/vfio is updated before write(2) returns to the writer.
-        kernel->on_uevent([&uevents](const Uevent& event) { uevents.send(event); });
-        kernel->on_devnode(
-            [&devnodes](const std::string& name, bool present) { devnodes.set_present(name, present); });
+        FuseSysfs sysfs(*kernel, cached);
+        // A change's invalidations, uevents and /dev updates are carried out in order on the output pipe,
+        // and the write(2) that caused them returns after them (fuse_sysfs.hpp).
+        kernel->on_invalidate([&sysfs](const std::vector<Invalidation>& batch) {
+            sysfs.post([&sysfs, batch] { sysfs.invalidate(batch); });
+        });
+        kernel->on_uevent([&sysfs, &uevents](const Uevent& event) {
+            sysfs.post([&uevents, event] { uevents.send(event); });
+        });
+        kernel->on_devnode([&sysfs, &devnodes](const std::string& name, bool present) {
+            sysfs.post([&devnodes, name, present] { devnodes.set_present(name, present); });
+        });
+        kernel->set_verify_cache(verify_cache);
         devnodes.replace_all(kernel->devnodes());
 
-        FuseSysfs sysfs(*kernel);
         sysfs.mount("/sys");
-        ControlServer control(*kernel, devnodes, executable);
+        ControlServer control(*kernel, devnodes, executable, [&sysfs] { sysfs.settle(); });
         control.start(kControlSocketPath);
 
         const int status = run_child(std::move(command), signals, old_mask);
         control.stop();
         sysfs.unmount();
+        kernel->on_invalidate(nullptr);
+        kernel->on_uevent(nullptr);
+        kernel->on_devnode(nullptr);
+        sysfs.settle();
         return status;
     } catch (const std::exception& e) {
         std::cerr << "simhost: " << e.what() << "\n";

@@ -8,6 +8,9 @@
 # FILTER is a Catch2 test spec (usually a tag): only those test cases are registered, so one test binary
 # can hold cases for several simulated hosts, each registered with its own HOST.
 #
+# Every test runs with SIMHOST_VERIFY_CACHE=1: simhost aborts if a change leaves a text the kernel may
+# cache stale (docs/simhost.md "Caching"), so every simhost test also checks the cache's exactness.
+#
 # The test names are listed after each build by running the binary with --list-test-names-only *without*
 # simhost (Catch's own catch_discover_tests would run the listing through the emulator), and the CTest
 # include file reads that list when ctest starts. Test names must not contain ',', '[', ']' or '\'
@@ -44,7 +47,8 @@ foreach(name IN LISTS names)
   endif()
   add_test(\"${ARG_PREFIX}\${name}\" \"$<TARGET_FILE:simhost>\" run --host \"${ARG_HOST}\" --
            \"$<TARGET_FILE:${ARG_TARGET}>\" --warn NoTests \"\${name}\")
-  set_tests_properties(\"${ARG_PREFIX}\${name}\" PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS \"simhost;${ARG_LABELS}\")
+  set_tests_properties(\"${ARG_PREFIX}\${name}\" PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS \"simhost;${ARG_LABELS}\"
+                       ENVIRONMENT SIMHOST_VERIFY_CACHE=1)
 endforeach()
 ")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
