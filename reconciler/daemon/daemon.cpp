@@ -189,7 +189,7 @@ std::string Daemon::describe() {
     for (const auto& [u, v] : views_.mdevs)
         mdevs.push_back(to_json(v));
     nlohmann::json absent = nlohmann::json::array();
-    for (const auto& s : views_.absent)
+    for (const auto& [key, s] : views_.absent)
         absent.push_back(to_json(s));
     ManagerView m = manager_view();
     nlohmann::json manager = {{"version", m.version},
