@@ -5,6 +5,7 @@
 #include "model/observed.hpp"
 #include "sysfs/layout.hpp"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,11 +15,19 @@ namespace hostdevd {
 // `vfio_pci:` lines of modules.alias, loaded modules' PCI drivers, and in-use holders of every device.
 ObservedState observe_host(const SysfsLayout& layout);
 
+// What a refresh_devices() changed in the state, for the incremental planner (plan/incremental.hpp).
+struct ObservedChanges {
+    std::set<std::string> devices; // PCI addresses re-read, added or removed, or whose holders changed
+    std::set<std::string> mdevs;   // mdev UUIDs re-read, added or removed, or whose holders changed
+    bool host_wide = false;        // the driver list, the modules' drivers or the known vGPU types changed
+};
+
 // The daemon's targeted re-read after events: re-reads the given PCI devices (a PF brings its VFs
 // along, old and new), the mdevs on them, the driver list, and every holder (one fresh /proc scan).
 // Devices that vanished are removed from `state`; addresses that are not PCI devices are ignored.
-void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
-                     ObservedState& state);
+// A device or mdev that was re-read counts as changed, whether or not anything in it differs.
+ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
+                                ObservedState& state);
 
 // The in-use signals of one object right now, for the executor's re-check immediately before a
 // disruptive write (safety.md): a fresh /proc scan and fresh netdev flags, nothing cached. `object` is
