@@ -230,6 +230,7 @@ bool IncrementalPlan::rebuild(const DesiredState& desired, const ObservedState& 
     };
     std::map<std::string, Fresh> fresh;
     std::set<std::string> removed;
+    std::set<std::string> done; // units re-planned (or found to have nothing to plan) in this call
 
     // The device that loads a module is the first one in address order that asks, across units. When that
     // choice moves, the units of the old and of the new choice are re-planned as well: a device's status
@@ -251,6 +252,7 @@ bool IncrementalPlan::rebuild(const DesiredState& desired, const ObservedState& 
             take_out(name, removed);
         }
         for (const std::string& name : dirty) {
+            done.insert(name);
             UnitInput in = unit_input(desired, observed, host_wide, name);
             if (in.coupled)
                 return false;
@@ -276,7 +278,7 @@ bool IncrementalPlan::rebuild(const DesiredState& desired, const ObservedState& 
                 continue;
             for (const std::string& device : {before, now}) {
                 auto it = device_unit_.find(device);
-                if (it != device_unit_.end() && !fresh.count(it->second))
+                if (it != device_unit_.end() && !done.count(it->second))
                     more.insert(it->second);
             }
         }

@@ -473,6 +473,29 @@ TEST_CASE("the device that loads a module moves when the first one asking for it
     CHECK(planned.changed_objects().count(vf_address(1, 0)) == 1);
 }
 
+TEST_CASE("a device that no longer matches any entry gives up its LoadModule to the next one") {
+    DesiredState d;
+    DeviceEntry e = device_entry(plain_address(0), named("vfio-pci"));
+    e.match = Match{};
+    e.match.vendor = 0x10de;
+    d.devices.push_back(e);
+    ObservedState host;
+    for (int k = 0; k < 2; ++k) {
+        PciDevice g = plain_device(plain_address(k));
+        g.vendor = 0x10de;
+        host.devices[g.address] = g;
+    }
+    host.drivers = {"nvme"};
+    IncrementalPlan planned = plan_all(d, host);
+    CHECK(only(planned.plan(), ActionKind::LoadModule).object == plain_address(0));
+
+    // The first device's unit now has nothing to plan at all; the choice moves to the second device.
+    host.devices[plain_address(0)].vendor = 0x144d;
+    planned = replan(d, host, std::move(planned), {plain_address(0)}, {});
+    REQUIRE(dump(planned.plan()) == dump(make_plan(d, host)));
+    CHECK(only(planned.plan(), ActionKind::LoadModule).object == plain_address(1));
+}
+
 TEST_CASE("an mdev UUID wanted on one parent and present on another makes the plan whole, and exact") {
     DesiredState d;
     MdevEntry e;
