@@ -89,6 +89,7 @@ void add_pf(ObservedState& host, int p, int n, Rng& rng) {
         pf.vfs.push_back(v.address);
         host.devices[v.address] = v;
     }
+    pf.netdevs.push_back(Netdev{"enp" + std::to_string(p + pick(rng, 2)), false, "down", "", {}});
     if (chance(rng, 10))
         pf.holders = {"netdev ens1f0 is up"};
     host.devices[pf.address] = pf;
@@ -173,7 +174,10 @@ DriverChoice random_driver(Rng& rng) {
 
 Match random_match(Rng& rng, const std::string& address_if_any) {
     Match m;
-    switch (pick(rng, 5)) {
+    switch (pick(rng, 6)) {
+    case 4:
+        m.netdev = "enp" + std::to_string(pick(rng, kPfs)); // a PF, by its (renamable) interface
+        break;
     case 0:
         m.vendor = chance(rng, 50) ? 0x8086 : 0x10de; // selects several devices, in several units
         break;
@@ -249,7 +253,7 @@ void mutate(ObservedState& host, Rng& rng, std::set<std::string>& devices, std::
     std::vector<std::string> uuids;
     for (const auto& [u, m] : host.mdevs)
         uuids.push_back(u);
-    switch (pick(rng, 10)) {
+    switch (pick(rng, 11)) {
     case 0: // a driver bound or unbound
         if (!addresses.empty()) {
             const std::string a = one_of(rng, addresses);
@@ -331,6 +335,15 @@ void mutate(ObservedState& host, Rng& rng, std::set<std::string>& devices, std::
                 t.available = static_cast<uint32_t>(pick(rng, 4));
             if (d.vgpu)
                 d.vgpu->current = static_cast<uint32_t>(pick(rng, 3));
+            devices.insert(a);
+        }
+        break;
+    case 10: // a device now matches other entries (its vendor as seen changed)
+        if (!addresses.empty()) {
+            const std::string a = one_of(rng, addresses);
+            host.devices[a].vendor = one_of(rng, std::vector<uint16_t>{0x8086, 0x10de, 0x144d});
+            for (Netdev& n : host.devices[a].netdevs)
+                n.name = "enp" + std::to_string(pick(rng, kPfs));
             devices.insert(a);
         }
         break;
