@@ -3,7 +3,6 @@
 #include "config/loader.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
-#include "plan/planner.hpp"
 #include "report/json.hpp"
 
 #include <cerrno>
@@ -155,7 +154,7 @@ bool Daemon::load_config(std::string& error) {
 void Daemon::reload() {
     std::string error;
     bool ok = load_config(error);
-    publish(false);
+    publish();
     if (!ok) {
         spdlog::error("reload failed, keeping configuration generation {}: {}", generation_, error);
         throw sdbus::Error("io.hostdevd1.Error.InvalidConfig", config_error_);
@@ -170,7 +169,7 @@ void Daemon::reconcile_now() {
 
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
-    for (const auto& a : plan_.actions) {
+    for (const auto& a : plan().actions) {
         std::string detail;
         for (const auto& w : a.writes)
             detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
@@ -190,7 +189,7 @@ std::string Daemon::describe() {
     for (const auto& [u, v] : views_.mdevs)
         mdevs.push_back(to_json(v));
     nlohmann::json absent = nlohmann::json::array();
-    for (const auto& s : views_.absent)
+    for (const auto& [key, s] : views_.absent)
         absent.push_back(to_json(s));
     ManagerView m = manager_view();
     nlohmann::json manager = {{"version", m.version},
@@ -204,14 +203,14 @@ std::string Daemon::describe() {
                           {"devices", devices},
                           {"mdevs", mdevs},
                           {"absent", absent},
-                          {"plan", to_json(plan_)}}
+                          {"plan", to_json(plan())}}
         .dump();
 }
 
 ManagerView Daemon::manager_view() const {
     ManagerView m;
     m.version = HOSTDEVD_VERSION;
-    m.state = manager_state(views_, plan_, config_valid_ || generation_ > 0, starting_);
+    m.state = manager_state(views_, plan(), config_valid_ || generation_ > 0, starting_);
     if (!config_valid_)
         m.state = "invalid-config";
     m.config_generation = generation_;
@@ -253,27 +252,29 @@ void Daemon::pass() {
     // A pass, not a reload or a report, is a reconcile; its time is when it looked at the host (a client
     // seeing a stamp later than its own change knows the pass saw that change).
     last_reconcile_usec_ = realtime_usec();
-    observe_for_pass();
+    ObservedChanges changes;
+    const bool full = observe_for_pass(changes);
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
-        plan_ = Plan{};
-        publish(false);
+        planned_ = IncrementalPlan{};
+        views_stale_ = true;
+        publish();
         notify_ready_once();
         return;
     }
-    plan_ = make_plan(desired_, observed_);
+    plan_for_pass(full, changes);
 
     // A failure is shown until its object has no safe action left (fixed, or blocked for another reason).
     auto now = EventLoop::Clock::now();
     for (auto it = failures_.begin(); it != failures_.end();) {
         bool still_planned = false;
-        for (const auto& a : plan_.actions)
+        for (const auto& a : plan().actions)
             if (a.object == it->first && a.verdict == Verdict::Safe)
                 still_planned = true;
         it = still_planned ? std::next(it) : failures_.erase(it);
     }
     std::vector<Action> wave;
-    for (const Action* a : plan_.next_wave()) {
+    for (const Action* a : plan().next_wave()) {
         std::string key = Backoff::key(*a);
         if (applied_last_wave_.count(effect_key(*a))) {
             // Planned again right after it succeeded: the write did not take effect. Back off instead
@@ -301,20 +302,23 @@ void Daemon::pass() {
         loop_.at(*retry, [this] { request_pass(std::chrono::milliseconds(0)); });
 
     starting_ = starting_ && !wave.empty();
-    publish(false);
-    watch_blocked_holders();
-    if (wave.empty()) {
-        notify_ready_once();
-        return;
+    const bool settled = wave.empty();
+    if (!settled) {
+        // The writes start first and the status is published while they run: publishing reads only the
+        // loop thread's state, and on a large host it takes a while.
+        spdlog::info("applying {} action(s)", wave.size());
+        auto copy = wave;
+        worker_->submit(std::move(wave), [this, copy = std::move(copy)](ExecutionReport report) {
+            on_wave_done(copy, std::move(report));
+        });
+        stuck_timer_ =
+            loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report),
+                        [this] { check_stuck_write(); });
     }
-    spdlog::info("applying {} action(s)", wave.size());
-    auto copy = wave;
-    worker_->submit(std::move(wave), [this, copy = std::move(copy)](ExecutionReport report) {
-        on_wave_done(copy, std::move(report));
-    });
-    stuck_timer_ =
-        loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report),
-                    [this] { check_stuck_write(); });
+    publish();
+    watch_blocked_holders();
+    if (settled)
+        notify_ready_once();
 }
 
 void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
@@ -348,7 +352,9 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
     }
     for (const auto& a : wave)
         mark_dirty(a.object); // an mdev UUID or a module name means a full refresh
-    publish(true);
+    // The pass that follows at once re-observes and publishes the outcome (failures included) together
+    // with what the writes changed, and emits Reconciled for the finished wave.
+    wave_unpublished_ = true;
     request_pass(std::chrono::milliseconds(0));
     if (pass_wanted_while_busy_) {
         pass_wanted_while_busy_ = false;
@@ -364,24 +370,55 @@ void Daemon::check_stuck_write() {
     auto secs =
         std::chrono::duration_cast<std::chrono::seconds>(EventLoop::Clock::now() - in_flight->started);
     std::string object;
-    for (const auto& a : plan_.actions)
+    for (const auto& a : plan().actions)
         for (const auto& w : a.writes)
             if (w == in_flight->write)
                 object = a.object;
     if (!object.empty()) {
         failures_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
                                           std::to_string(secs.count()) + " s"};
-        publish(false);
+        publish();
     }
     stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
 }
 
-void Daemon::publish(bool wave_finished) {
-    views_ = derive_views(observed_, plan_, failures_);
+// A pass plans only the units of the host its observation changed (plan/incremental.hpp); the whole host
+// after a full observation, a configuration change, or a change of what every unit reads (drivers,
+// modules, vGPU type names).
+void Daemon::plan_for_pass(bool full, const ObservedChanges& changes) {
+    if (full || changes.host_wide || planned_generation_ != generation_)
+        planned_ = plan_all(desired_, observed_);
+    else
+        planned_ = replan(desired_, observed_, std::move(planned_), changes.devices, changes.mdevs);
+    planned_generation_ = generation_;
+    if (planned_.all_changed())
+        views_stale_ = true;
+    else
+        unpublished_.insert(planned_.changed_objects().begin(), planned_.changed_objects().end());
+}
+
+void Daemon::publish() {
+    // Views follow the plan's changes and the failures that came or went since the last publish.
+    if (views_stale_) {
+        views_ = derive_views(observed_, plan(), failures_);
+    } else {
+        for (const auto& [object, failure] : failures_)
+            if (auto it = published_failures_.find(object);
+                it == published_failures_.end() || it->second.reason != failure.reason)
+                unpublished_.insert(object);
+        for (const auto& [object, failure] : published_failures_)
+            if (!failures_.count(object))
+                unpublished_.insert(object);
+        update_views(views_, observed_, plan(), failures_, unpublished_);
+    }
+    views_stale_ = false;
+    unpublished_.clear();
+    published_failures_ = failures_;
     ManagerView m = manager_view();
     bool changed = publisher_ ? publisher_->publish(m, views_) : false;
-    if (publisher_ && (changed || wave_finished))
+    if (publisher_ && (changed || wave_unpublished_))
         publisher_->emit_reconciled(generation_, m.state);
+    wave_unpublished_ = false;
     notify_status();
 }
 
@@ -390,7 +427,7 @@ void Daemon::notify_ready_once() {
         return;
     ready_sent_ = true;
     starting_ = false;
-    publish(false);
+    publish();
     sd_notify(0, "READY=1");
     spdlog::info("ready: first reconcile finished, state {}", manager_view().state);
 }
@@ -412,7 +449,7 @@ void Daemon::notify_status() {
 // the holders are therefore looked at again every few seconds; a converged or idle host is never polled.
 void Daemon::watch_blocked_holders() {
     bool blocked = false;
-    for (const auto& a : plan_.actions)
+    for (const auto& a : plan().actions)
         blocked = blocked || a.verdict == Verdict::Blocked;
     if (!blocked || holder_poll_timer_)
         return;
@@ -430,18 +467,21 @@ void Daemon::ping_watchdog(std::chrono::milliseconds interval) {
 
 // Re-reads what the events since the last pass pointed at (work grows with what changed, not with the
 // size of the host); everything at start, after a reload and when an event could not be attributed.
-void Daemon::observe_for_pass() {
-    if (full_refresh_) {
+// Returns true for a full observation; otherwise `changes` says what the re-read touched.
+bool Daemon::observe_for_pass(ObservedChanges& changes) {
+    const bool full = full_refresh_;
+    if (full) {
         observed_ = observe_host(layout_);
     } else {
         std::set<std::string> keys = dirty_;
         for (const auto& key : dirty_) // a VF's PF holds its count and list of VFs
             if (const PciDevice* d = observed_.find(key); d && !d->physfn.empty())
                 keys.insert(d->physfn);
-        refresh_devices(layout_, std::vector<std::string>(keys.begin(), keys.end()), observed_);
+        changes = refresh_devices(layout_, std::vector<std::string>(keys.begin(), keys.end()), observed_);
     }
     full_refresh_ = false;
     dirty_.clear();
+    return full;
 }
 
 void Daemon::mark_dirty(const std::string& key) {

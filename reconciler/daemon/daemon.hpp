@@ -12,6 +12,8 @@
 #include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
+#include "observe/observe.hpp"
+#include "plan/incremental.hpp"
 #include "report/views.hpp"
 #include "sysfs/layout.hpp"
 
@@ -66,11 +68,13 @@ private:
     void on_wave_done(std::vector<Action> wave, ExecutionReport report);
     void on_udev();
     void mark_dirty(const std::string& key);
-    void observe_for_pass();
+    bool observe_for_pass(ObservedChanges& changes);
+    void plan_for_pass(bool full, const ObservedChanges& changes);
+    const Plan& plan() const { return planned_.plan(); }
     void on_signal();
     void on_config_change();
     void check_stuck_write();
-    void publish(bool wave_finished);
+    void publish();
     void notify_ready_once();
     void notify_status();
     void ping_watchdog(std::chrono::milliseconds interval);
@@ -94,9 +98,16 @@ private:
 
     // the world as last seen, and what we made of it
     ObservedState observed_;
-    Plan plan_;
+    IncrementalPlan planned_;
+    uint64_t planned_generation_ = 0; // the configuration planned_ was made for
     Views views_;
     std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    // What the views have not caught up with yet: objects the plans since the last publish() changed
+    // (all of them when views_stale_), and the failures they were derived with.
+    std::set<std::string> unpublished_;
+    bool views_stale_ = true;
+    std::map<std::string, ObjectFailure> published_failures_;
+    bool wave_unpublished_ = false; // a wave finished; the next publish() emits Reconciled for it
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -129,9 +130,11 @@ bool is_vfio_driver(const std::string& driver) {
 
 // Device cdev name → owning object (PCI address or mdev UUID), only for cdevs some process holds.
 // Each cdev is /sys/class/vfio-dev/vfioN with a `device` link to its owner (vfio_main.c
-// vfio_device_add); when the class link is missing, the owners' vfio-dev/ directories are listed.
-std::map<std::string, std::string> resolve_held_cdevs(const SysfsLayout& layout, const HolderIndex& index,
-                                                      const std::vector<std::string>& candidate_dirs) {
+// vfio_device_add); when the class link is missing, the owners' vfio-dev/ directories are listed (the
+// candidates are only asked for then: on a large host building their paths is not free).
+std::map<std::string, std::string>
+resolve_held_cdevs(const SysfsLayout& layout, const HolderIndex& index,
+                   const std::function<std::vector<std::string>()>& candidate_dirs) {
     std::map<std::string, std::string> owners;
     if (index.cdevs.empty())
         return owners;
@@ -145,7 +148,7 @@ std::map<std::string, std::string> resolve_held_cdevs(const SysfsLayout& layout,
     }
     if (!unresolved)
         return owners;
-    for (const std::string& dir : candidate_dirs) {
+    for (const std::string& dir : candidate_dirs()) {
         ListResult cdevs = list_directory(dir + "/vfio-dev");
         for (const std::string& cdev : cdevs.names)
             owners.emplace(cdev, std::string(last_component(dir)));
@@ -220,18 +223,43 @@ std::set<std::string> addressed_interfaces(const SysfsLayout& layout, bool any_n
     return layout.root() == "/" && any_netdev ? interfaces_with_addresses() : std::set<std::string>{};
 }
 
-void assign_holders(const SysfsLayout& layout, ObservedState& state) {
+// Holders of every device and mdev, from one /proc scan. On a refresh (`changes` given: what was re-read),
+// a device or mdev that was not re-read and had no holders is only looked at when something now points at
+// it (its IOMMU group or VFIO cdev is open, one of its netdevs carries addresses): its other signals come
+// from what was read with it, which is unchanged, so it has none. Holders that differ go into `changes`.
+void assign_holders(const SysfsLayout& layout, ObservedState& state, ObservedChanges* changes = nullptr) {
     HolderIndex index = scan_vfio_holders(layout);
-    auto owners = resolve_held_cdevs(layout, index, vfio_candidate_dirs(layout, state));
+    auto owners = resolve_held_cdevs(layout, index, [&] { return vfio_candidate_dirs(layout, state); });
     bool any_netdev = false;
     for (const auto& [address, device] : state.devices)
         any_netdev = any_netdev || !device.netdevs.empty();
     const std::set<std::string> addressed = addressed_interfaces(layout, any_netdev);
-    for (auto& [address, device] : state.devices)
-        device.holders = pci_holders(device, index, owners, addressed);
+    std::set<std::string> owning; // objects with a held VFIO cdev
+    for (const auto& [cdev, owner] : owners)
+        owning.insert(owner);
+    auto unchanged_idle = [&](const std::string& key, std::optional<int> group, bool was_idle, bool reread) {
+        return changes && was_idle && !reread && !(group && index.groups.count(*group)) && !owning.count(key);
+    };
+    for (auto& [address, device] : state.devices) {
+        if (unchanged_idle(address, device.iommu_group, device.holders.empty(),
+                           changes && changes->devices.count(address)) &&
+            std::none_of(device.netdevs.begin(), device.netdevs.end(),
+                         [&](const Netdev& n) { return addressed.count(n.name) != 0; }))
+            continue;
+        std::vector<std::string> holders = pci_holders(device, index, owners, addressed);
+        if (changes && holders != device.holders)
+            changes->devices.insert(address);
+        device.holders = std::move(holders);
+    }
     for (auto& [uuid, mdev] : state.mdevs) {
-        mdev.holders.clear();
-        add_vfio_holders(mdev.holders, uuid, mdev.iommu_group, index, owners);
+        if (unchanged_idle(uuid, mdev.iommu_group, mdev.holders.empty(),
+                           changes && changes->mdevs.count(uuid)))
+            continue;
+        std::vector<std::string> holders;
+        add_vfio_holders(holders, uuid, mdev.iommu_group, index, owners);
+        if (changes && holders != mdev.holders)
+            changes->mdevs.insert(uuid);
+        mdev.holders = std::move(holders);
     }
 }
 
@@ -377,8 +405,9 @@ ObservedState observe_host(const SysfsLayout& layout) {
     return state;
 }
 
-void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
-                     ObservedState& state) {
+ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
+                                ObservedState& state) {
+    ObservedChanges changes;
     std::set<std::string> targets;
     for (const std::string& address : addresses) {
         if (!PciAddress::parse(address))
@@ -429,25 +458,58 @@ void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& 
     for (auto& [address, raw] : raws)
         state.devices[address] = std::move(raw.device);
 
-    // mdevs: drop the removed, read the new and those on refreshed parents.
-    ListResult uuids = list_directory(layout.mdev_devices_dir());
-    std::set<std::string> present;
-    for (const std::string& uuid : uuids.names)
-        present.insert(lower(uuid));
-    for (auto it = state.mdevs.begin(); it != state.mdevs.end();)
-        it = present.count(it->first) ? std::next(it) : state.mdevs.erase(it);
-    for (const std::string& uuid : uuids.names) {
-        auto known = state.mdevs.find(lower(uuid));
-        if (known != state.mdevs.end() && !targets.count(known->second.parent))
-            continue;
-        if (auto mdev = read_mdev(layout, uuid))
-            state.mdevs[mdev->uuid] = std::move(*mdev);
+    // Non-PCI mdev parents are few: every refresh re-reads them all, with their mdevs (those of a parent
+    // that went away too). Whether they or their mdevs changed is not tracked: the incremental planner
+    // plans a host with such parents whole (plan/incremental.cpp), so this counts as a host-wide change.
+    std::set<std::string> mdev_parents = targets;
+    for (const auto& [name, parent] : state.mdev_parents)
+        mdev_parents.insert(name);
+    state.mdev_parents = read_mdev_parents(layout);
+    for (const auto& [name, parent] : state.mdev_parents)
+        mdev_parents.insert(name);
+    changes.host_wide = mdev_parents.size() != targets.size();
+
+    // mdevs of the refreshed parents, as their types' devices/ lists name them (mdev_sysfs.c links every
+    // instance there as well as under /sys/bus/mdev/devices): drop the ones gone, read the others. mdevs of
+    // other parents are untouched; their events name their parent.
+    std::map<std::string, std::string> present; // lower-case UUID → name as listed
+    auto list_instances = [&present](const std::vector<MdevType>& types) {
+        for (const MdevType& type : types)
+            for (const std::string& uuid : type.devices)
+                present.emplace(lower(uuid), uuid);
+    };
+    for (const std::string& address : targets)
+        if (const PciDevice* parent = state.find(address))
+            list_instances(parent->mdev_types);
+    for (const auto& [name, parent] : state.mdev_parents)
+        list_instances(parent.mdev_types);
+    for (auto it = state.mdevs.begin(); it != state.mdevs.end();) {
+        if (mdev_parents.count(it->second.parent) && !present.count(it->first)) {
+            changes.mdevs.insert(it->first);
+            it = state.mdevs.erase(it);
+        } else {
+            ++it;
+        }
     }
-    state.mdev_parents = read_mdev_parents(layout); // few, and their counts follow any mdev change
-    state.drivers = list_drivers(layout);
-    state.module_drivers = read_module_drivers(layout);
+    for (const auto& [uuid, name] : present) {
+        changes.mdevs.insert(uuid);
+        if (auto mdev = read_mdev(layout, name))
+            state.mdevs[mdev->uuid] = std::move(*mdev);
+        else
+            state.mdevs.erase(uuid); // gone between the listing and now
+    }
+    changes.devices = std::move(targets);
+
+    auto drivers = list_drivers(layout);
+    auto module_drivers = read_module_drivers(layout);
+    auto vgpu_types = state.vgpu_type_names;
+    changes.host_wide = changes.host_wide || drivers != state.drivers || module_drivers != state.module_drivers;
+    state.drivers = std::move(drivers);
+    state.module_drivers = std::move(module_drivers);
     remember_vgpu_types(layout, state);
-    assign_holders(layout, state);
+    changes.host_wide = changes.host_wide || vgpu_types != state.vgpu_type_names;
+    assign_holders(layout, state, &changes);
+    return changes;
 }
 
 std::vector<std::string> holders_now(const SysfsLayout& layout, const std::string& object) {
@@ -473,13 +535,14 @@ std::vector<std::string> holders_now(const SysfsLayout& layout, const std::strin
         }
         if (entries.contains("net"))
             device.netdevs = read_netdevs(layout, object);
-        auto owners = resolve_held_cdevs(layout, index, {dir});
+        auto owners = resolve_held_cdevs(layout, index, [&] { return std::vector<std::string>{dir}; });
         return pci_holders(device, index, owners, addressed_interfaces(layout, !device.netdevs.empty()));
     }
     auto mdev = read_mdev(layout, object);
     if (!mdev)
         return {};
-    auto owners = resolve_held_cdevs(layout, index, {layout.mdev_device(object)});
+    auto owners = resolve_held_cdevs(layout, index,
+                                     [&] { return std::vector<std::string>{layout.mdev_device(object)}; });
     std::vector<std::string> holders;
     add_vfio_holders(holders, mdev->uuid, mdev->iommu_group, index, owners);
     return holders;

@@ -6,6 +6,7 @@
 #include "sysfs/layout.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,19 @@ namespace hostdevd {
 // `vfio_pci:` lines of modules.alias, loaded modules' PCI drivers, and in-use holders of every device.
 ObservedState observe_host(const SysfsLayout& layout);
 
+// What a refresh_devices() changed in the state, for the incremental planner (plan/incremental.hpp).
+struct ObservedChanges {
+    std::set<std::string> devices; // PCI addresses re-read, added or removed, or whose holders changed
+    std::set<std::string> mdevs;   // mdev UUIDs re-read, added or removed, or whose holders changed
+    bool host_wide = false;        // the driver list, the modules' drivers or the known vGPU types changed
+};
+
 // The daemon's targeted re-read after events: re-reads the given PCI devices (a PF brings its VFs
 // along, old and new), the mdevs on them, the driver list, and every holder (one fresh /proc scan).
 // Devices that vanished are removed from `state`; addresses that are not PCI devices are ignored.
-void refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
-                     ObservedState& state);
+// A device or mdev that was re-read counts as changed, whether or not anything in it differs.
+ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std::string>& addresses,
+                                ObservedState& state);
 
 // The mdev parents under /sys/class/mdev_bus that are not PCI devices, with their types. They are few
 // (one per sample driver, AP matrix or CCW subchannel), so every pass reads them all.

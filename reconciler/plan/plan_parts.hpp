@@ -34,4 +34,18 @@ void seed_device_status(const Selection& selection, const ObservedState& observe
                         std::map<std::string, ObjectStatus>& objects);
 void derive_states(const std::vector<Action>& actions, std::map<std::string, ObjectStatus>& objects);
 
+// Everything make_plan decides before object states are derived from the actions: the sorted actions (every
+// LoadModule a device asks for, before one per module is kept), the seeded status objects and the conflicts.
+// The incremental planner (incremental.cpp) runs this for one unit of the host at a time.
+struct PartialPlan {
+    std::vector<Action> actions;
+    std::map<std::string, ObjectStatus> objects;
+    std::vector<std::string> conflicts;
+};
+PartialPlan plan_without_states(const DesiredState& desired, const ObservedState& observed);
+
+// The order of Plan::actions: wave, then teardown before build, then object (a stable sort keeps planning
+// order among equal keys, e.g. a device's LoadModule before its waiting Bind).
+bool plan_order(const Action& a, const Action& b);
+
 } // namespace hostdevd::planner

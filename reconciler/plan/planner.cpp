@@ -7,6 +7,8 @@
 
 namespace hostdevd {
 
+namespace planner {
+
 namespace {
 
 // Teardown (0) sorts before build (1) inside a wave: "removal runs in reverse" (safety.md), so a parent's
@@ -25,24 +27,37 @@ int teardown_rank(const Action& action) {
 
 } // namespace
 
-Plan make_plan(const DesiredState& desired, const ObservedState& observed) {
-    Plan plan;
-    const planner::Selection selection = planner::select_devices(desired, observed);
+bool plan_order(const Action& a, const Action& b) {
+    if (a.wave != b.wave)
+        return a.wave < b.wave;
+    if (teardown_rank(a) != teardown_rank(b))
+        return teardown_rank(a) < teardown_rank(b);
+    return a.object < b.object;
+}
+
+PartialPlan plan_without_states(const DesiredState& desired, const ObservedState& observed) {
+    PartialPlan plan;
+    const Selection selection = select_devices(desired, observed);
     plan.conflicts = selection.conflicts;
 
-    planner::plan_vf_counts(selection, observed, plan.actions);
-    planner::plan_bindings(selection, observed, plan.actions);
-    planner::plan_mdevs(desired, observed, plan.actions, plan.objects, plan.conflicts);
+    plan_vf_counts(selection, observed, plan.actions);
+    plan_bindings(selection, observed, plan.actions);
+    plan_mdevs(desired, observed, plan.actions, plan.objects, plan.conflicts);
+    std::stable_sort(plan.actions.begin(), plan.actions.end(), plan_order);
 
-    std::stable_sort(plan.actions.begin(), plan.actions.end(), [](const Action& a, const Action& b) {
-        if (a.wave != b.wave)
-            return a.wave < b.wave;
-        if (teardown_rank(a) != teardown_rank(b))
-            return teardown_rank(a) < teardown_rank(b);
-        return a.object < b.object;
-    });
+    seed_device_status(selection, observed, plan.objects);
+    return plan;
+}
 
-    planner::seed_device_status(selection, observed, plan.objects);
+} // namespace planner
+
+Plan make_plan(const DesiredState& desired, const ObservedState& observed) {
+    planner::PartialPlan part = planner::plan_without_states(desired, observed);
+    Plan plan;
+    plan.actions = std::move(part.actions);
+    plan.objects = std::move(part.objects);
+    plan.conflicts = std::move(part.conflicts);
+    std::sort(plan.conflicts.begin(), plan.conflicts.end());
     planner::derive_states(plan.actions, plan.objects);
     return plan;
 }

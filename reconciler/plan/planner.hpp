@@ -11,6 +11,8 @@ namespace hostdevd {
 
 // Actions are sorted by wave, then teardown before build within a wave (removals run first, safety.md),
 // then by object; equal keys keep the order they were planned in (e.g. LoadModule before its Bind).
+// Conflicts are sorted. The daemon re-plans only what changed with plan/incremental.hpp, which gives the
+// same plan.
 Plan make_plan(const DesiredState& desired, const ObservedState& observed);
 
 } // namespace hostdevd

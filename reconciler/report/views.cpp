@@ -6,63 +6,85 @@
 
 namespace hostdevd {
 
-Views derive_views(const ObservedState& observed, const Plan& plan,
-                   const std::map<std::string, ObjectFailure>& failures) {
-    Views views;
-    for (const auto& [key, status] : plan.objects) {
-        if (status.role == "mdev") {
-            MdevView v;
-            v.uuid = status.object;
-            auto it = observed.mdevs.find(status.object);
-            v.active = it != observed.mdevs.end();
-            v.parent = status.parent;
-            v.type = status.mdev_type;
-            if (v.active) {
-                v.parent = it->second.parent;
-                v.type = it->second.type;
-                v.holders = it->second.holders;
-                v.in_use = it->second.in_use();
-            }
-            v.state = to_string(status.state);
-            v.reason = status.reason;
-            v.source = status.source;
-            if (auto f = failures.find(status.object); f != failures.end()) {
-                v.state = "failed";
-                v.reason = f->second.reason;
-            }
-            views.mdevs[v.uuid] = std::move(v);
-            continue;
+namespace {
+
+// The view of one plan object. Views are keyed by the plan key: an address or an mdev UUID (the status's
+// object), or for absent objects the entry's FILE:LINE or "<pf>/vf<i>".
+void derive_view(Views& views, const std::string& key, const ObjectStatus& status,
+                 const ObservedState& observed, const std::map<std::string, ObjectFailure>& failures) {
+    auto failure = failures.find(key);
+    if (status.role == "mdev" && status.state != ObjectState::Absent) {
+        MdevView v;
+        v.uuid = status.object;
+        auto it = observed.mdevs.find(status.object);
+        v.active = it != observed.mdevs.end();
+        v.parent = status.parent;
+        v.type = status.mdev_type;
+        if (v.active) {
+            v.parent = it->second.parent;
+            v.type = it->second.type;
+            v.holders = it->second.holders;
+            v.in_use = it->second.in_use();
         }
-        const PciDevice* d = observed.find(status.object);
-        if (!d) {
-            views.absent.push_back(status);
-            continue;
-        }
-        DeviceView v;
-        v.address = d->address;
-        v.role = status.role;
-        v.vendor_id = hex4(d->vendor);
-        v.device_id = hex4(d->device);
-        v.physfn = d->physfn;
-        v.driver = d->driver;
-        v.desired_driver = status.desired_driver;
-        v.managed = status.managed;
-        v.pool = status.pool;
-        v.num_vfs = d->num_vfs;
-        v.total_vfs = d->total_vfs;
-        v.desired_vfs = status.desired_vfs;
-        v.in_use = d->in_use();
-        v.holders = d->holders;
         v.state = to_string(status.state);
         v.reason = status.reason;
         v.source = status.source;
-        if (auto f = failures.find(d->address); f != failures.end()) {
+        if (failure != failures.end()) {
             v.state = "failed";
-            v.reason = f->second.reason;
+            v.reason = failure->second.reason;
         }
-        views.devices[v.address] = std::move(v);
+        views.mdevs.insert_or_assign(key, std::move(v));
+        return;
     }
+    const PciDevice* d = observed.find(status.object);
+    if (!d) {
+        views.absent.insert_or_assign(key, status);
+        return;
+    }
+    DeviceView v;
+    v.address = d->address;
+    v.role = status.role;
+    v.vendor_id = hex4(d->vendor);
+    v.device_id = hex4(d->device);
+    v.physfn = d->physfn;
+    v.driver = d->driver;
+    v.desired_driver = status.desired_driver;
+    v.managed = status.managed;
+    v.pool = status.pool;
+    v.num_vfs = d->num_vfs;
+    v.total_vfs = d->total_vfs;
+    v.desired_vfs = status.desired_vfs;
+    v.in_use = d->in_use();
+    v.holders = d->holders;
+    v.state = to_string(status.state);
+    v.reason = status.reason;
+    v.source = status.source;
+    if (failure != failures.end()) {
+        v.state = "failed";
+        v.reason = failure->second.reason;
+    }
+    views.devices.insert_or_assign(key, std::move(v));
+}
+
+} // namespace
+
+Views derive_views(const ObservedState& observed, const Plan& plan,
+                   const std::map<std::string, ObjectFailure>& failures) {
+    Views views;
+    for (const auto& [key, status] : plan.objects)
+        derive_view(views, key, status, observed, failures);
     return views;
+}
+
+void update_views(Views& views, const ObservedState& observed, const Plan& plan,
+                  const std::map<std::string, ObjectFailure>& failures, const std::set<std::string>& keys) {
+    for (const std::string& key : keys) {
+        views.devices.erase(key);
+        views.mdevs.erase(key);
+        views.absent.erase(key);
+        if (auto it = plan.objects.find(key); it != plan.objects.end())
+            derive_view(views, key, it->second, observed, failures);
+    }
 }
 
 std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting) {

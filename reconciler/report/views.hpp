@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,13 +41,22 @@ struct ObjectFailure {
 };
 
 struct Views {
-    std::map<std::string, DeviceView> devices; // by address
-    std::map<std::string, MdevView> mdevs;     // by uuid
-    std::vector<ObjectStatus> absent;          // entries that select nothing (no D-Bus object)
+    std::map<std::string, DeviceView> devices;  // by address
+    std::map<std::string, MdevView> mdevs;      // by uuid
+    std::map<std::string, ObjectStatus> absent; // by plan key: entries that select nothing, VFs that do
+                                                // not exist (no D-Bus object)
 };
 
+// One view per object of the plan: a device view when the device is observed, an mdev view for each mdev
+// the configuration wants or finds foreign, else an absent status.
 Views derive_views(const ObservedState& observed, const Plan& plan,
                    const std::map<std::string, ObjectFailure>& failures);
+
+// Re-derives only the views of `keys` (plan object keys, present or not), leaving the rest of `views`
+// as it is: equal to derive_views() when every object whose status, observation or failure changed since
+// `views` was derived is among `keys`.
+void update_views(Views& views, const ObservedState& observed, const Plan& plan,
+                  const std::map<std::string, ObjectFailure>& failures, const std::set<std::string>& keys);
 
 // Manager `State` from the views and the configuration status (dbus.md).
 std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting);

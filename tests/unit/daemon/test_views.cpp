@@ -89,3 +89,59 @@ TEST_CASE("only the properties that differ are reported as changed") {
     b.holders = {"pid 1 (x)"};
     CHECK(changed_properties(a, b) == std::vector<std::string>{"Driver", "Holders"});
 }
+
+TEST_CASE("update_views re-derives the named objects only, and then equals derive_views") {
+    ObservedState o = one_vf();
+    Plan p = statuses();
+    Views v = derive_views(o, p, {});
+
+    // The VF is released and converges, the PF's write fails, the absent entry now selects something.
+    o.devices.at("0000:3b:02.0").holders.clear();
+    p.objects.at("0000:3b:02.0").state = ObjectState::Converged;
+    p.objects.at("0000:3b:02.0").reason.clear();
+    p.objects.erase("address=0000:5e:00.0");
+    const std::map<std::string, ObjectFailure> failures = {{"0000:3b:00.0", ObjectFailure{"write failed"}}};
+
+    update_views(v, o, p, failures, {"0000:3b:02.0"});
+    CHECK(v.devices.at("0000:3b:02.0").state == "converged");
+    CHECK_FALSE(v.devices.at("0000:3b:02.0").in_use);
+    CHECK(v.devices.at("0000:3b:00.0").state == "converged"); // not named: left as it was
+    CHECK(v.absent.size() == 1);
+
+    update_views(v, o, p, failures, {"0000:3b:00.0", "address=0000:5e:00.0"});
+    Views all = derive_views(o, p, failures);
+    CHECK(v.devices == all.devices);
+    CHECK(v.mdevs == all.mdevs);
+    CHECK(v.absent.empty());
+    CHECK(v.devices.at("0000:3b:00.0").state == "failed");
+}
+
+TEST_CASE("an [[mdev]] entry that selects nothing is absent: no Mdev object") {
+    Plan p;
+    p.objects["20-gpus.toml:4"] = ObjectStatus{"address=0000:3d:00.0",
+                                               "mdev",
+                                               ObjectState::Absent,
+                                               "no device matches parent address=0000:3d:00.0",
+                                               "20-gpus.toml:4",
+                                               "",
+                                               "",
+                                               false,
+                                               "",
+                                               "",
+                                               "nvidia-222"};
+    p.objects["c2177883-f1bb-47f0-914d-32a22e3a8804"] = ObjectStatus{"c2177883-f1bb-47f0-914d-32a22e3a8804",
+                                                                     "mdev",
+                                                                     ObjectState::Pending,
+                                                                     "",
+                                                                     "20-gpus.toml:9",
+                                                                     "",
+                                                                     "",
+                                                                     false,
+                                                                     "",
+                                                                     "0000:3d:00.1",
+                                                                     "nvidia-222"};
+    Views v = derive_views(ObservedState{}, p, {});
+    CHECK(v.mdevs.size() == 1);
+    CHECK(v.mdevs.count("c2177883-f1bb-47f0-914d-32a22e3a8804") == 1);
+    CHECK(v.absent.count("20-gpus.toml:4") == 1);
+}

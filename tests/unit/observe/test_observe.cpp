@@ -371,8 +371,10 @@ TEST_CASE("refresh_devices re-reads the given PF and its VFs, old and new, and n
     host.add_process(4242, "qemu-system-x86", {"/dev/vfio/20"});
 
     ReadRecorder reads;
-    refresh_devices(host.layout(), {kPf}, state);
+    ObservedChanges changes = refresh_devices(host.layout(), {kPf}, state);
     CHECK(reads.under(host.layout().pci_device(other)) == 0);
+    // What was re-read or vanished is reported; the other device neither was re-read nor changed holders.
+    CHECK(changes.devices == std::set<std::string>{kPf, kVf0, kVf1});
 
     CHECK_FALSE(state.find(kVf1));
     REQUIRE(state.find(kVf0));
@@ -406,6 +408,39 @@ TEST_CASE("refresh_devices picks up new VFs and a vanished device") {
     refresh_devices(host.layout(), {kVf1}, state);
     CHECK_FALSE(state.find(kVf1));
     CHECK(state.find(kVf0));
+}
+
+TEST_CASE("refresh_devices reports changed holders anywhere, mdevs that came and went, and host-wide lists") {
+    FakeHost host;
+    make_sriov_host(host);
+    const std::string gpu = "0000:af:00.0";
+    const std::string kept = "aaaaaaaa-0000-4000-8000-000000000001";
+    const std::string gone = "aaaaaaaa-0000-4000-8000-000000000002";
+    const std::string added = "aaaaaaaa-0000-4000-8000-000000000003";
+    host.add_device(gpu, spec("nvidia", 140, 0x10de, 0x1eb8, 0x030200));
+    host.add_mdev_type(gpu, "nvidia-222", "GRID T4-1B", 15);
+    host.add_mdev(gpu, "nvidia-222", kept, 141);
+    host.add_mdev(gpu, "nvidia-222", gone, 142);
+    ObservedState state = observe_host(host.layout());
+
+    // Nothing happened: only what was asked for is reported.
+    ObservedChanges none = refresh_devices(host.layout(), {kVf0}, state);
+    CHECK(none.devices == std::set<std::string>{kVf0});
+    CHECK(none.mdevs.empty());
+    CHECK_FALSE(none.host_wide);
+
+    // A guest opens VF 1 and the kept mdev (no event names them); an mdev goes, another comes; a module
+    // loads.
+    host.add_process(4242, "qemu-system-x86", {"/dev/vfio/21", "/dev/vfio/141"});
+    host.remove("sys/bus/mdev/devices/" + gone);
+    host.remove(host.device_dir(gpu) + "/mdev_supported_types/nvidia-222/devices/" + gone);
+    host.remove(host.device_dir(gpu) + "/" + gone);
+    host.add_mdev(gpu, "nvidia-222", added, 143);
+    host.add_module("vfio_pci", {"vfio-pci"});
+    ObservedChanges changes = refresh_devices(host.layout(), {gpu}, state);
+    CHECK(changes.devices == std::set<std::string>{gpu, kVf1});
+    CHECK(changes.mdevs == std::set<std::string>{kept, gone, added});
+    CHECK(changes.host_wide);
 }
 
 TEST_CASE("refresh_devices finds new VFs through virtfn links when offset/stride do not place them") {
