@@ -400,6 +400,7 @@ void Daemon::plan_for_pass(bool full, const ObservedChanges& changes) {
 void Daemon::publish() {
     // Views follow the plan's changes and the failures that came or went since the last publish.
     if (views_stale_) {
+        views_ = Views{}; // freed first: old and new views of a big host together set the daemon's peak RSS
         views_ = derive_views(observed_, plan(), failures_);
     } else {
         for (const auto& [object, failure] : failures_)

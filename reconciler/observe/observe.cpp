@@ -503,7 +503,8 @@ ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std
     auto drivers = list_drivers(layout);
     auto module_drivers = read_module_drivers(layout);
     auto vgpu_types = state.vgpu_type_names;
-    changes.host_wide = changes.host_wide || drivers != state.drivers || module_drivers != state.module_drivers;
+    changes.host_wide =
+        changes.host_wide || drivers != state.drivers || module_drivers != state.module_drivers;
     state.drivers = std::move(drivers);
     state.module_drivers = std::move(module_drivers);
     remember_vgpu_types(layout, state);

@@ -94,6 +94,9 @@ void Impl::init_from_spec() {
     }
     // mdev devices get new (emulated) IOMMU groups above every PCI group (vfio_main.c).
     next_mdev_group = max_group + 1;
+    group_members.clear();
+    for (auto& [address, d] : devices)
+        index_group_member(d);
     for (auto& s : spec.devices) {
         auto& d = devices[s.address];
         if (!d.present || s.driver.empty())
@@ -138,19 +141,33 @@ void Impl::emit_devnode(const std::string& name, bool present) {
     pending.push_back(std::move(o));
 }
 
+void Impl::index_group_member(const DeviceState& d) {
+    if (d.iommu_group < 0)
+        return;
+    auto& members = group_members[d.iommu_group];
+    if (std::find(members.begin(), members.end(), d.address) == members.end())
+        members.push_back(d.address);
+}
+
 void Impl::refresh_vfio_group(int g) {
     if (g < 0)
         return;
     bool want = false;
-    for (auto& [a, d] : devices) {
-        if (!d.present || d.iommu_group != g)
-            continue;
-        if (d.vgpu_type != 0 || (!d.driver.empty() && drivers.at(d.driver).spec.override_only))
-            want = true;
+    if (auto members = group_members.find(g); members != group_members.end()) {
+        for (const std::string& address : members->second) {
+            auto it = devices.find(address);
+            if (it == devices.end())
+                continue; // a VF while its PF's VFs are disabled
+            const DeviceState& d = it->second;
+            if (d.present &&
+                (d.vgpu_type != 0 || (!d.driver.empty() && drivers.at(d.driver).spec.override_only)))
+                want = true;
+        }
+    } else { // mdev groups are numbered above every PCI group, one per mdev
+        for (auto& [u, m] : mdevs)
+            if (m.group == g)
+                want = true;
     }
-    for (auto& [u, m] : mdevs)
-        if (m.group == g)
-            want = true;
     bool has = vfio_groups.count(g) > 0;
     if (want == has)
         return;

@@ -114,6 +114,9 @@ struct Impl {
     std::set<std::string> loaded_modules;
     std::map<int, GroupHold> holds;
     std::set<int> vfio_groups; // groups with /dev/vfio/<N>
+    // IOMMU group → addresses that are or were its members (a VF address keeps its group across VF
+    // enables). It keeps refresh_vfio_group, run on every probe, from walking every device.
+    std::map<int, std::vector<std::string>> group_members;
     bool bus_autoprobe = true;
     int next_ifindex = 1;
     int next_mdev_group = 0;
@@ -167,8 +170,9 @@ struct Impl {
     void emit(Uevent ev);
     void emit_devnode(const std::string& name, bool present);
     void flush(); // call without `mu`: tree rebuild if pending, then invalidations, then uevents/devnodes
-    bool quiet = false;                 // building the start state: no uevents
-    void refresh_vfio_group(int group); // /dev/vfio/<group> exists iff a member is a VFIO device
+    bool quiet = false;                            // building the start state: no uevents
+    void refresh_vfio_group(int group);            // /dev/vfio/<group> exists iff a member is a VFIO device
+    void index_group_member(const DeviceState& d); // group_members, for devices added to `devices`
     std::string compute_dir(const DeviceSpec& d) const;
     int alloc_ifindex() { return next_ifindex++; }
 

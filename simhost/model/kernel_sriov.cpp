@@ -75,6 +75,7 @@ void Impl::enable_vfs(DeviceState& pf, unsigned count, bool probe_now) {
         vf.dir = parent_dir(pf.dir) + "/" + vf.address; // VFs are siblings of their PF
         vf.iommu_group = s.vf_iommu_group_base >= 0 ? s.vf_iommu_group_base + int(i) : pf.iommu_group;
         auto& stored = devices[vf.address] = std::move(vf);
+        index_group_member(stored);
         add_device(stored);
         if (probe_now && bus_autoprobe)
             device_attach(stored);
