@@ -8,6 +8,20 @@ namespace hostdevd {
 
 namespace {
 
+// State, reason and source of a Device or Mdev view: the plan's, unless the object's last write failed.
+template <typename View>
+void set_state(View& v, const ObjectStatus& status,
+               std::map<std::string, ObjectFailure>::const_iterator failure,
+               const std::map<std::string, ObjectFailure>& failures) {
+    v.state = to_string(status.state);
+    v.reason = status.reason;
+    v.source = status.source;
+    if (failure != failures.end()) {
+        v.state = "failed";
+        v.reason = failure->second.reason;
+    }
+}
+
 // The view of one plan object. Views are keyed by the plan key: an address or an mdev UUID (the status's
 // object), or for absent objects the entry's FILE:LINE or "<pf>/vf<i>".
 void derive_view(Views& views, const std::string& key, const ObjectStatus& status,
@@ -26,13 +40,7 @@ void derive_view(Views& views, const std::string& key, const ObjectStatus& statu
             v.holders = it->second.holders;
             v.in_use = it->second.in_use();
         }
-        v.state = to_string(status.state);
-        v.reason = status.reason;
-        v.source = status.source;
-        if (failure != failures.end()) {
-            v.state = "failed";
-            v.reason = failure->second.reason;
-        }
+        set_state(v, status, failure, failures);
         views.mdevs.insert_or_assign(key, std::move(v));
         return;
     }
@@ -56,13 +64,7 @@ void derive_view(Views& views, const std::string& key, const ObjectStatus& statu
     v.desired_vfs = status.desired_vfs;
     v.in_use = d->in_use();
     v.holders = d->holders;
-    v.state = to_string(status.state);
-    v.reason = status.reason;
-    v.source = status.source;
-    if (failure != failures.end()) {
-        v.state = "failed";
-        v.reason = failure->second.reason;
-    }
+    set_state(v, status, failure, failures);
     views.devices.insert_or_assign(key, std::move(v));
 }
 
