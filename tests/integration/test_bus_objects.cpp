@@ -2,6 +2,7 @@
 // host: devices and mdevs are served from their views by sd-bus fallback vtables, and a client sees them as
 // ordinary objects (properties, signals, introspection, GetManagedObjects, UnknownObject once gone).
 #include "daemon/bus_objects.hpp"
+#include "support/bus_client.hpp"
 #include "support/daemon_fixture.hpp"
 
 #include <algorithm>
@@ -201,17 +202,9 @@ struct Seen {
 
 class SignalRecorder {
 public:
-    explicit SignalRecorder(const std::string& address) {
-        int r = sd_bus_new(&bus_);
-        if (r >= 0)
-            r = sd_bus_set_address(bus_, address.c_str());
-        if (r >= 0)
-            r = sd_bus_set_bus_client(bus_, 1);
-        if (r >= 0)
-            r = sd_bus_start(bus_);
-        if (r >= 0)
-            r = sd_bus_add_match(bus_, nullptr, "type='signal',sender='io.hostdevd1'", on_signal, this);
-        REQUIRE(r >= 0);
+    explicit SignalRecorder(const std::string& address) : bus_(testing::connect_bus(address)) {
+        REQUIRE(bus_);
+        REQUIRE(sd_bus_add_match(bus_, nullptr, "type='signal',sender='io.hostdevd1'", on_signal, this) >= 0);
     }
     ~SignalRecorder() { sd_bus_flush_close_unref(bus_); }
     SignalRecorder(const SignalRecorder&) = delete;

@@ -5,15 +5,24 @@
 
 namespace testing {
 
-BusClient::BusClient(const std::string& address) {
-    int r = sd_bus_new(&bus_);
+sd_bus* connect_bus(const std::string& address) {
+    sd_bus* bus = nullptr;
+    int r = sd_bus_new(&bus);
     if (r >= 0)
-        r = sd_bus_set_address(bus_, address.c_str());
+        r = sd_bus_set_address(bus, address.c_str());
     if (r >= 0)
-        r = sd_bus_set_bus_client(bus_, 1);
+        r = sd_bus_set_bus_client(bus, 1);
     if (r >= 0)
-        r = sd_bus_start(bus_);
-    if (r < 0)
+        r = sd_bus_start(bus);
+    if (r < 0) {
+        sd_bus_unref(bus);
+        return nullptr;
+    }
+    return bus;
+}
+
+BusClient::BusClient(const std::string& address) : bus_(connect_bus(address)) {
+    if (!bus_)
         throw std::runtime_error("cannot connect to " + address);
 }
 

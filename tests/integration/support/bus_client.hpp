@@ -16,6 +16,9 @@ struct Signal {
     std::string changed_interface;    // PropertiesChanged: the interface they belong to
 };
 
+// A client connection to the bus at `address` (a private dbus-daemon); nullptr when it cannot connect.
+sd_bus* connect_bus(const std::string& address);
+
 class BusClient {
 public:
     explicit BusClient(const std::string& address);
