@@ -211,8 +211,7 @@ private:
         return observed_.mdev_parents.at(parent_).mdev_types;
     }
     std::string parent_attr(const std::string& attribute) const {
-        return observed_.find(parent_) ? device_attr(parent_, attribute)
-                                       : "class/mdev_bus/" + parent_ + "/" + attribute;
+        return observed_.find(parent_) ? device_attr(parent_, attribute) : mdev_bus_attr(parent_, attribute);
     }
 
     const std::string& parent_;

@@ -6,6 +6,10 @@ std::string device_attr(const std::string& address, const std::string& attribute
     return "bus/pci/devices/" + address + "/" + attribute;
 }
 
+std::string mdev_bus_attr(const std::string& parent, const std::string& attribute) {
+    return "class/mdev_bus/" + parent + "/" + attribute;
+}
+
 std::string driver_attr(const std::string& driver, const std::string& attribute) {
     return "bus/pci/drivers/" + driver + "/" + attribute;
 }

@@ -13,6 +13,8 @@ namespace hostdevd::planner {
 
 // "bus/pci/devices/<address>/<attribute>"
 std::string device_attr(const std::string& address, const std::string& attribute);
+// "class/mdev_bus/NAME/ATTR": an mdev parent by its mdev_bus name (any bus; the only way to a non-PCI one).
+std::string mdev_bus_attr(const std::string& parent, const std::string& attribute);
 // "bus/pci/drivers/<driver>/<attribute>"
 std::string driver_attr(const std::string& driver, const std::string& attribute);
 

@@ -187,9 +187,7 @@ void Impl::expose(Node& n, NodeAttr& out) const {
 int Kernel::lookup(uint64_t parent, std::string_view name, NodeAttr& out, std::string* path_out) {
     std::lock_guard lock(impl_->mu);
     auto& k = *impl_;
-    if (k.dirty)
-        k.rebuild();
-    const Node* dir = k.node_by_ino(parent);
+    const Node* dir = k.current_node(parent);
     if (!dir)
         return -ENOENT;
     if (dir->kind != NodeKind::Directory)
@@ -207,9 +205,7 @@ int Kernel::lookup(uint64_t parent, std::string_view name, NodeAttr& out, std::s
 int Kernel::getattr(uint64_t ino, NodeAttr& out, std::string* path_out) {
     std::lock_guard lock(impl_->mu);
     auto& k = *impl_;
-    if (k.dirty)
-        k.rebuild();
-    Node* n = k.node_by_ino(ino);
+    Node* n = k.current_node(ino);
     if (!n)
         return -ENOENT;
     if (path_out)
@@ -221,9 +217,7 @@ int Kernel::getattr(uint64_t ino, NodeAttr& out, std::string* path_out) {
 int Kernel::readlink(uint64_t ino, std::string& target, std::string* path_out) const {
     std::lock_guard lock(impl_->mu);
     auto& k = *impl_;
-    if (k.dirty)
-        k.rebuild();
-    const Node* n = k.node_by_ino(ino);
+    const Node* n = k.current_node(ino);
     if (!n)
         return -ENOENT;
     if (path_out)
@@ -237,9 +231,7 @@ int Kernel::readlink(uint64_t ino, std::string& target, std::string* path_out) c
 int Kernel::list(uint64_t ino, std::vector<DirEntry>& entries, std::string* path_out) const {
     std::lock_guard lock(impl_->mu);
     auto& k = *impl_;
-    if (k.dirty)
-        k.rebuild();
-    const Node* n = k.node_by_ino(ino);
+    const Node* n = k.current_node(ino);
     if (!n)
         return -ENOENT;
     const std::string& path = k.path_of(ino);
@@ -259,9 +251,7 @@ int Kernel::list(uint64_t ino, std::vector<DirEntry>& entries, std::string* path
 int Kernel::read(uint64_t ino, std::string& content, std::string* path_out) {
     std::lock_guard lock(impl_->mu);
     auto& k = *impl_;
-    if (k.dirty)
-        k.rebuild();
-    Node* n = k.node_by_ino(ino);
+    Node* n = k.current_node(ino);
     if (!n)
         return -ENOENT;
     const std::string& path = k.path_of(ino);

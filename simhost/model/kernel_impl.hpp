@@ -155,6 +155,12 @@ struct Impl {
     void verify_fixed() const;                 // verify mode: abort if a fixed text changed
     void expose(Node& n, NodeAttr& out) const; // a lookup or getattr answer: the kernel now holds `n`
     Node* node_by_ino(uint64_t ino) const;
+    // node_by_ino on the tree as it is now: a pending full rebuild is done first.
+    Node* current_node(uint64_t ino) const {
+        if (dirty)
+            rebuild();
+        return node_by_ino(ino);
+    }
     const std::string& path_of(uint64_t ino) const; // of a live inode
     // The write entry point shared by Kernel::write(path) and Kernel::write(ino): `find` names the
     // canonical path (0 or -errno, called again after a blocking fault); `shown` is the path for the write
