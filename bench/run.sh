@@ -2,9 +2,10 @@
 # Run every benchmark scenario (B1-B8, /work/shared/design/benchmarks.md, docs/benchmarks.md) on simhost and
 # print one table. Needs root (simhost) and a build with simhost, hostdevd and hostdevctl:
 #   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-#   cmake --build build-bench --target simhost hostdevd hostdevctl bench_bus_latency
+#   cmake --build build-bench --target simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor
 #   bench/run.sh build-bench
-# Options: --idle SECONDS (B6, default 60), --only NAME (one run: b1, b1-peer, b3, big, small, burst, blocked),
+# Options: --idle SECONDS (B6, default 60), --only NAME[,NAME...] (runs among b1, b1-peer, b1-floor, b3, big,
+#          small, burst, blocked),
 #          --keep (keep the generated hosts and raw JSON in the work directory it prints).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,8 +22,9 @@ done
 [ -n "$build" ] || { echo "usage: bench/run.sh [--idle S] [--only NAME] [--keep] BUILD_DIR" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 simhost=$build/simhost/runtime/simhost
-for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl" "$build/bench/bench_bus_latency"; do
-    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl bench_bus_latency" >&2; exit 2; }
+for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl" "$build/bench/bench_bus_latency" \
+    "$build/bench/bench_b1_floor"; do
+    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor" >&2; exit 2; }
 done
 work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
 [ $keep = 1 ] && echo "bench: work directory $work" >&2 || trap 'rm -rf "$work"' EXIT
@@ -33,7 +35,7 @@ work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
 # never reaches simhost's counters (docs/simhost.md "Caching").
 run() {
     local name=$1 scenario=$2 cache=""; shift 2
-    [ -z "$only" ] || [ "$only" = "$name" ] || return 0
+    [ -z "$only" ] || [[ ",$only," == *",$name,"* ]] || return 0
     case $name in b3|burst|big|small) cache=--uncached-sysfs ;; esac
     mkdir -p "$work/$name"
     python3 "$here/gen_host.py" "$@" "$work/$name"
@@ -47,6 +49,7 @@ run() {
 
 run b1 converge-hostdevd --pfs 8 --vfs 64 --mdev-parents 4 --mdevs 16
 run b1-peer converge-status-quo --pfs 8 --vfs 64 --mdev-parents 4 --mdevs 16
+run b1-floor converge-floor --pfs 8 --vfs 64 --mdev-parents 4 --mdevs 16
 run b3 noop --pfs 16 --vfs 256
 run big daemon-big --pfs 16 --vfs 256 --mdev-parents 16 --mdevs 64 --hotplug-pf 64
 run small daemon-hotplug-only --pfs 0 --vfs 64 --hotplug-pf 64

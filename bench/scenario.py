@@ -81,11 +81,14 @@ def minimum_writes(m):
 
 
 def scenario_converge(tool):
-    """B1/B2: cold converge with hostdevctl apply or with the status-quo script."""
+    """B1/B2: cold converge with hostdevctl apply, the status-quo script, or the floor (bench/b1_floor.cpp:
+    the minimum writes alone, nothing read, which no tool can beat)."""
     m = manifest()
     ctl("log", "clear")
     if tool == "hostdevd":
         elapsed = timed(hostdevctl("apply"))
+    elif tool == "floor":
+        elapsed = timed([os.path.join(ARGS.build, "bench/bench_b1_floor"), ARGS.dir])
     else:
         elapsed = timed([os.path.join(os.path.dirname(__file__), "status_quo.sh"), ARGS.dir])
     if err := check_converged(m):
@@ -311,6 +314,7 @@ def scenario_daemon_blocked():
 SCENARIOS = {
     "converge-hostdevd": lambda: scenario_converge("hostdevd"),
     "converge-status-quo": lambda: scenario_converge("status-quo"),
+    "converge-floor": lambda: scenario_converge("floor"),
     "noop": scenario_noop,
     "daemon-big": scenario_daemon_big,
     "daemon-hotplug-only": scenario_daemon_hotplug_only,
