@@ -1,7 +1,10 @@
 #include "apply/executor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <mutex>
+#include <thread>
 
 namespace hostdevd {
 
@@ -100,6 +103,11 @@ ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules
     return result;
 }
 
+// Binds of unbound devices: the actions execute() may run side by side (see executor.hpp).
+bool runs_alongside(const Action& action) {
+    return action.kind == ActionKind::Bind && action.verdict == Verdict::Safe && !action.disruptive;
+}
+
 } // namespace
 
 const char* to_string(ActionOutcome outcome) {
@@ -124,12 +132,46 @@ size_t ExecutionReport::count(ActionOutcome outcome) const {
 }
 
 ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
-                        const InUseCheck& check) {
-    ExecutionReport report;
-    report.results.reserve(wave.size());
+                        const InUseCheck& check, unsigned parallel) {
+    std::vector<const Action*> actions;
     for (const Action* action : wave) {
         if (action)
-            report.results.push_back(perform(*action, writer, modules, check));
+            actions.push_back(action);
+    }
+    ExecutionReport report;
+    report.results.resize(actions.size());
+    for (size_t i = 0; i < actions.size();) {
+        size_t end = i + 1;
+        while (parallel > 1 && end < actions.size() && runs_alongside(*actions[i]) &&
+               runs_alongside(*actions[end]))
+            ++end;
+        if (end - i == 1) {
+            report.results[i] = perform(*actions[i], writer, modules, check);
+        } else {
+            // Each thread takes the next bind not yet started; results land at the bind's own index.
+            std::atomic<size_t> next{i};
+            std::mutex failure_mutex;
+            std::exception_ptr failure;
+            auto runner = [&] {
+                try {
+                    for (size_t k = next++; k < end; k = next++)
+                        report.results[k] = perform(*actions[k], writer, modules, check);
+                } catch (...) {
+                    std::lock_guard lock(failure_mutex);
+                    failure = std::current_exception();
+                    next = end;
+                }
+            };
+            {
+                std::vector<std::jthread> threads;
+                for (size_t t = 1; t < std::min<size_t>(parallel, end - i); ++t)
+                    threads.emplace_back(runner);
+                runner();
+            } // joined here
+            if (failure)
+                std::rethrow_exception(failure);
+        }
+        i = end;
     }
     return report;
 }

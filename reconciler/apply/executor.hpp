@@ -51,7 +51,19 @@ struct ExecutionReport {
 // loader. A disruptive action first asks `check` about every must_be_idle device; any holder (or a
 // check that throws: unknown counts as in use) blocks it before its first write. Then its writes run in
 // order and stop at the first failure. One action's failure never stops the others.
+//
+// With `parallel` > 1, a run of consecutive binds (ActionKind::Bind, Safe, not disruptive: a device with
+// no driver getting driver_override + drivers_probe) is spread over up to `parallel` threads. Those
+// binds touch different devices and nothing else in the wave waits on them (the planner puts what
+// depends on a bind in a later pass), and the kernel probes different devices concurrently
+// (device_attach takes each device's own lock). Each bind's writes stay in order; results stay in
+// wave order; every other action runs alone, in order. `writer` must then be safe to call from
+// several threads at once (SysfsWriter is).
 ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
-                        const InUseCheck& check);
+                        const InUseCheck& check, unsigned parallel = 1);
+
+// Binds run side by side by hostdevctl apply and the daemon: enough to overlap the kernel's probes
+// (and, on simhost, FUSE round trips) without a thread per device.
+inline constexpr unsigned kParallelBinds = 8;
 
 } // namespace hostdevd

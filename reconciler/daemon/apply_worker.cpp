@@ -13,13 +13,15 @@ class ApplyWorker::TrackingWriter : public Writer {
 public:
     TrackingWriter(Writer& inner, ApplyWorker& owner) : inner_(inner), owner_(owner) {}
     WriteOutcome write(const SysfsWrite& w) override {
+        std::list<InFlightWrite>::iterator mine;
         {
             std::lock_guard lock(owner_.mutex_);
-            owner_.in_flight_ = InFlightWrite{w, std::chrono::steady_clock::now()};
+            mine = owner_.in_flight_.insert(owner_.in_flight_.end(),
+                                            InFlightWrite{w, std::chrono::steady_clock::now()});
         }
         WriteOutcome out = inner_.write(w);
         std::lock_guard lock(owner_.mutex_);
-        owner_.in_flight_.reset();
+        owner_.in_flight_.erase(mine);
         return out;
     }
 
@@ -58,7 +60,9 @@ bool ApplyWorker::busy() const {
 
 std::optional<InFlightWrite> ApplyWorker::in_flight() const {
     std::lock_guard lock(mutex_);
-    return in_flight_;
+    if (in_flight_.empty())
+        return std::nullopt;
+    return in_flight_.front();
 }
 
 bool ApplyWorker::wait_idle(std::chrono::milliseconds timeout) {
@@ -91,7 +95,7 @@ void ApplyWorker::thread_main() {
         std::vector<const Action*> wave;
         for (const auto& a : job)
             wave.push_back(&a);
-        ExecutionReport report = execute(wave, *writer_, modules_, check_);
+        ExecutionReport report = execute(wave, *writer_, modules_, check_, kParallelBinds);
         {
             std::lock_guard lock(mutex_);
             result_ = std::move(report);

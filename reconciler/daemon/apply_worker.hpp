@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,6 +39,7 @@ public:
     bool busy() const;
     // Executes `wave` on the worker; `done` runs later on the loop thread. Requires !busy().
     void submit(std::vector<Action> wave, Done done);
+    // The longest-running write now in the kernel (binds run side by side: executor.hpp), if any.
     std::optional<InFlightWrite> in_flight() const;
     // Waits until the current wave (if any) is done; false when it is still running after `timeout`
     // (a write stuck in the kernel).
@@ -63,7 +65,7 @@ private:
     std::optional<std::vector<Action>> job_;
     Done done_;
     std::optional<ExecutionReport> result_;
-    std::optional<InFlightWrite> in_flight_;
+    std::list<InFlightWrite> in_flight_; // oldest first: a write is appended when it starts
     std::thread thread_;
 };
 

@@ -3,6 +3,7 @@
 #include "model/pci_address.hpp"
 #include "observe/addresses.hpp"
 #include "observe/holders.hpp"
+#include "observe/parallel_read.hpp"
 #include "observe/pci_reader.hpp"
 #include "sysfs/read.hpp"
 
@@ -383,11 +384,7 @@ void remember_vgpu_types(const SysfsLayout& layout, ObservedState& state) {
 
 ObservedState observe_host(const SysfsLayout& layout) {
     ObservedState state;
-    RawMap raws;
-    for (const std::string& address : list_pci_addresses(layout)) {
-        if (auto raw = read_pci_device(layout, address))
-            raws.emplace(address, std::move(*raw));
-    }
+    RawMap raws = read_pci_devices(layout, list_pci_addresses(layout));
     link_sriov(layout, raws, nullptr);
     for (auto& [address, raw] : raws)
         state.devices.emplace(address, std::move(raw.device));
@@ -420,25 +417,32 @@ ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std
             }
         }
     }
-    RawMap raws;
-    for (const std::string& address : targets) {
-        if (auto raw = read_pci_device(layout, address))
-            raws.emplace(address, std::move(*raw));
-    }
-    // New VFs of refreshed PFs: where offset/stride put them, else where the virtfnN link points.
+    RawMap raws = read_pci_devices(layout, std::vector<std::string>(targets.begin(), targets.end()));
+    // New VFs of refreshed PFs: where offset/stride put them, else where the virtfnN link points. The
+    // computed addresses are read together first (a PF just enabled brings all its VFs at once).
     std::vector<std::pair<std::string, uint32_t>> pf_indices;
+    std::set<std::string> computed;
     for (const auto& [address, raw] : raws) {
         if (raw.device.is_pf) {
-            for (uint32_t index : raw.virtfn_indices)
+            for (uint32_t index : raw.virtfn_indices) {
                 pf_indices.emplace_back(address, index);
+                if (auto vf = computed_vf_address(raw, index); vf && !raws.count(*vf))
+                    computed.insert(*vf);
+            }
         }
     }
+    RawMap computed_raws =
+        read_pci_devices(layout, std::vector<std::string>(computed.begin(), computed.end()));
     for (const auto& [pf, index] : pf_indices) {
         const RawPciDevice& pf_raw = raws.at(pf);
         std::optional<std::string> vf = computed_vf_address(pf_raw, index);
         if (vf && raws.count(*vf))
             continue;
-        std::optional<RawPciDevice> raw = vf ? read_pci_device(layout, *vf) : std::nullopt;
+        std::optional<RawPciDevice> raw;
+        if (auto it = vf ? computed_raws.find(*vf) : computed_raws.end(); it != computed_raws.end()) {
+            raw = std::move(it->second);
+            computed_raws.erase(it);
+        }
         if (!raw || !raw->has_physfn) {
             vf = linked_vf_address(layout, pf, index);
             if (!vf || raws.count(*vf))

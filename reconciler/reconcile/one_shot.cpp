@@ -123,7 +123,7 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         if (wave.empty() || report.passes >= options.max_passes)
             break;
         ++report.passes;
-        ExecutionReport executed = execute(wave, writer, modules, check);
+        ExecutionReport executed = execute(wave, writer, modules, check, options.parallel_binds);
         applied_last_pass.clear();
         for (size_t i = 0; i < executed.results.size(); ++i) {
             const auto& r = executed.results[i];

@@ -16,7 +16,8 @@
 namespace hostdevd {
 
 struct OneShotOptions {
-    unsigned max_passes = 32; // a guard against a world that never settles
+    unsigned max_passes = 32;                 // a guard against a world that never settles
+    unsigned parallel_binds = kParallelBinds; // execute(): binds of unbound devices side by side
 };
 
 enum class OneShotResult {

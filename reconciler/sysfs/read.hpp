@@ -71,7 +71,9 @@ std::optional<uint64_t> parse_hex(std::string_view text); // with or without "0x
 // Every path the helpers above touch, for tests and benchmarks that count reads (benchmarks.md B3).
 enum class IoKind { Read, ReadLink, List };
 using IoObserver = std::function<void(IoKind, const std::string& path)>;
-// Installs an observer for the whole process (nullptr removes it); returns the previous one.
+// Installs an observer for the whole process (nullptr removes it); returns the previous one. It is
+// called from whichever thread reads: observe reads many devices on several threads at once
+// (observe/parallel_read.hpp), so an observer must be thread-safe. Install it while nothing reads.
 IoObserver set_io_observer(IoObserver observer);
 
 } // namespace hostdevd

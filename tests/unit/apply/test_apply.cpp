@@ -2,12 +2,15 @@
 // the modprobe loader against a stand-in script.
 #include "apply/executor.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 using namespace hostdevd;
@@ -181,6 +184,79 @@ TEST_CASE("a failing write stops its action only") {
     CHECK(writer.written == std::vector<SysfsWrite>{first.writes[0], second.writes[0], second.writes[1]});
     CHECK(report.count(ActionOutcome::Failed) == 1);
     CHECK(report.count(ActionOutcome::Ok) == 1);
+}
+
+// Counts writes in flight; each write waits (up to a deadline) until `wanted` writes are in flight at
+// once, so a sequential executor fails the test instead of hanging it.
+class OverlapWriter : public Writer {
+public:
+    explicit OverlapWriter(unsigned wanted) : wanted_(wanted) {}
+    WriteOutcome write(const SysfsWrite& w) override {
+        std::unique_lock lock(mutex_);
+        written.push_back(w);
+        ++in_flight_;
+        most = std::max(most, in_flight_);
+        if (w.path.find("sriov_numvfs") != std::string::npos)
+            numvfs_alongside = numvfs_alongside || in_flight_ > 1;
+        else if (most < wanted_)
+            changed_.wait_for(lock, std::chrono::seconds(5), [this] { return most >= wanted_; });
+        changed_.notify_all();
+        --in_flight_;
+        return {};
+    }
+    std::vector<SysfsWrite> written; // in the order they started
+    unsigned most = 0;               // the most writes in flight at once
+    bool numvfs_alongside = false;   // a VF-count write ran while another write was in flight
+
+private:
+    unsigned wanted_;
+    unsigned in_flight_ = 0;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+};
+
+TEST_CASE("binds of unbound devices run side by side and everything else alone") {
+    FakeModules modules;
+    std::vector<Action> actions;
+    actions.push_back(renumber_action("0000:3b:00.0", {}));
+    actions.back().disruptive = false;
+    for (int i = 0; i < 12; ++i)
+        actions.push_back(bind_action("0000:3b:02." + std::to_string(i)));
+    actions.push_back(renumber_action("0000:5e:00.0", {}));
+    actions.back().disruptive = false;
+    std::vector<const Action*> wave;
+    for (const Action& a : actions)
+        wave.push_back(&a);
+
+    OverlapWriter writer(4);
+    ExecutionReport report = execute(wave, writer, modules, idle, 4);
+
+    CHECK(writer.most == 4); // binds overlapped, never more than `parallel`
+    CHECK_FALSE(writer.numvfs_alongside);
+    REQUIRE(report.results.size() == actions.size());
+    for (size_t i = 0; i < actions.size(); ++i) {
+        CHECK(report.results[i].object == actions[i].object); // results in wave order
+        CHECK(report.results[i].outcome == ActionOutcome::Ok);
+        CHECK(report.results[i].writes_done == actions[i].writes.size());
+    }
+    // The first and last actions ran alone, before and after every bind; each bind wrote its
+    // driver_override before its drivers_probe.
+    REQUIRE(writer.written.size() == 2 + 12 * 2 + 2);
+    CHECK(writer.written.front().path == "bus/pci/devices/0000:3b:00.0/sriov_numvfs");
+    CHECK(writer.written.back().path == "bus/pci/devices/0000:5e:00.0/sriov_numvfs");
+    for (int i = 0; i < 12; ++i) {
+        const std::string vf = "0000:3b:02." + std::to_string(i);
+        auto at = [&](const SysfsWrite& w) {
+            return std::find(writer.written.begin(), writer.written.end(), w) - writer.written.begin();
+        };
+        CHECK(at({"bus/pci/devices/" + vf + "/driver_override", "vfio-pci"}) <
+              at({"bus/pci/drivers_probe", vf}));
+    }
+
+    // parallel = 1 (the default): one at a time.
+    OverlapWriter one_at_a_time(1);
+    execute(wave, one_at_a_time, modules, idle);
+    CHECK(one_at_a_time.most == 1);
 }
 
 TEST_CASE("a permanent error in a later write names that write") {

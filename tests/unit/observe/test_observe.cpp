@@ -1,12 +1,17 @@
 // observe_host / refresh_devices / holders_now against fixture trees laid out like sysfs and /proc.
 #include "fake_host.hpp"
+#include "model/pci_address.hpp"
 #include "observe/observe.hpp"
+#include "observe/parallel_read.hpp"
 #include "observe/pci_reader.hpp"
 #include "sysfs/read.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 using namespace hostdevd;
 using hostdevd::testing::DeviceSpec;
@@ -54,11 +59,17 @@ DeviceSpec spec(const std::string& driver, int group = -1, uint16_t vendor = 0x8
     return s;
 }
 
-// Records every path the read helpers touch while alive.
+// Records every path the read helpers touch while alive (from every reader thread: parallel_read.hpp).
 struct ReadRecorder {
     std::vector<std::string> paths;
+    std::set<std::thread::id> threads;
+    std::mutex mutex;
     ReadRecorder() {
-        set_io_observer([this](IoKind, const std::string& path) { paths.push_back(path); });
+        set_io_observer([this](IoKind, const std::string& path) {
+            std::lock_guard lock(mutex);
+            paths.push_back(path);
+            threads.insert(std::this_thread::get_id());
+        });
     }
     ~ReadRecorder() { set_io_observer(nullptr); }
     size_t under(const std::string& prefix) const {
@@ -350,6 +361,62 @@ TEST_CASE("a no-op pass reads at most 8 files per VF (benchmarks.md B3)") {
     // No per-VF link reads on the PF either: VF addresses come from offset/stride.
     for (const std::string& path : reads.paths)
         CHECK(path.find("virtfn") == std::string::npos);
+}
+
+// What a read of one device found, for comparing two ways of reading it.
+std::string fingerprint(const RawPciDevice& raw) {
+    const PciDevice& d = raw.device;
+    std::string netdevs;
+    for (const Netdev& n : d.netdevs)
+        netdevs += n.name + (n.admin_up ? "+" : "-");
+    return d.address + " " + d.modalias + " " + d.driver + " " + d.driver_override + " " +
+           std::to_string(d.iommu_group.value_or(-1)) + " " + std::to_string(d.num_vfs) + " " + netdevs +
+           " " + (raw.has_physfn ? "vf" : "-") + (raw.has_vfio_dev ? " cdev" : "");
+}
+
+TEST_CASE("many devices are read on several threads with the same result as one by one") {
+    FakeHost host;
+    DeviceSpec pf = spec("i40e", 10);
+    host.add_device(kPf, pf);
+    host.make_pf(kPf, 128, 96, 16, 1);
+    std::vector<std::string> addresses{kPf};
+    for (unsigned i = 0; i < 96; ++i) {
+        // VF i at 3b:02.0 + i (offset 16, stride 1): every VF differs from its neighbours.
+        const std::string vf =
+            PciAddress{0, 0x3b, static_cast<uint8_t>(2 + i / 8), static_cast<uint8_t>(i % 8)}.str();
+        DeviceSpec s = iavf_vf(100 + static_cast<int>(i));
+        if (i % 3 == 1) {
+            s.driver = "vfio-pci";
+            s.driver_override = "vfio-pci";
+        }
+        host.add_vf(kPf, i, vf, s);
+        if (i % 3 == 0)
+            host.add_netdev(vf, "v" + std::to_string(i), i % 2 == 0);
+        if (i % 3 == 1)
+            host.add_vfio_cdev(vf, "vfio" + std::to_string(i));
+        addresses.push_back(vf);
+    }
+    addresses.push_back("0000:3b:7f.7"); // not there: absent from the result, as one by one
+
+    std::map<std::string, std::string> one_by_one;
+    for (const std::string& address : addresses)
+        if (auto raw = read_pci_device(host.layout(), address))
+            one_by_one[address] = fingerprint(*raw);
+    REQUIRE(one_by_one.size() == 97);
+
+    ReadRecorder reads;
+    std::map<std::string, RawPciDevice> together = read_pci_devices(host.layout(), addresses);
+    CHECK(reads.threads.size() > 1); // the reads were spread over threads
+    CHECK(reads.threads.size() <= kMaxDeviceReaders);
+    std::map<std::string, std::string> seen;
+    for (const auto& [address, raw] : together)
+        seen[address] = fingerprint(raw);
+    CHECK(seen == one_by_one);
+
+    // A handful of devices is read on the calling thread.
+    ReadRecorder few;
+    read_pci_devices(host.layout(), {kPf, addresses[1], addresses[2]});
+    CHECK(few.threads == std::set<std::thread::id>{std::this_thread::get_id()});
 }
 
 TEST_CASE("refresh_devices re-reads the given PF and its VFs, old and new, and nothing else") {
