@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <sdbus-c++/sdbus-c++.h>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -53,6 +54,9 @@ public:
     // (InterfacesAdded/Removed) and emits PropertiesChanged for what changed. Returns true when anything
     // visible changed.
     bool publish(const ManagerView& manager, const Views& views);
+    // The same when only the objects named in `changed_keys` (device addresses, mdev UUIDs) can differ
+    // from what was last published; the others are not compared.
+    bool publish(const ManagerView& manager, const Views& views, const std::set<std::string>& changed_keys);
     void emit_reconciled(uint64_t generation, const std::string& state);
 
 private:

@@ -398,8 +398,10 @@ void Daemon::plan_for_pass(bool full, const ObservedChanges& changes) {
 }
 
 void Daemon::publish() {
-    // Views follow the plan's changes and the failures that came or went since the last publish.
-    if (views_stale_) {
+    // Views follow the plan's changes and the failures that came or went since the last publish; the
+    // bus objects are compared only where the views were re-derived (all of them after a rebuild).
+    const bool rebuilt = views_stale_;
+    if (rebuilt) {
         views_ = Views{}; // freed first: old and new views of a big host together set the daemon's peak RSS
         views_ = derive_views(observed_, plan(), failures_);
     } else {
@@ -412,11 +414,13 @@ void Daemon::publish() {
                 unpublished_.insert(object);
         update_views(views_, observed_, plan(), failures_, unpublished_);
     }
+    ManagerView m = manager_view();
+    bool changed = false;
+    if (publisher_)
+        changed = rebuilt ? publisher_->publish(m, views_) : publisher_->publish(m, views_, unpublished_);
     views_stale_ = false;
     unpublished_.clear();
     published_failures_ = failures_;
-    ManagerView m = manager_view();
-    bool changed = publisher_ ? publisher_->publish(m, views_) : false;
     if (publisher_ && (changed || wave_unpublished_))
         publisher_->emit_reconciled(generation_, m.state);
     wave_unpublished_ = false;

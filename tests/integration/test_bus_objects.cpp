@@ -402,6 +402,44 @@ TEST_CASE("bus objects: one publish emits at most one PropertiesChanged per obje
     }
 }
 
+TEST_CASE("bus objects: a publish told which objects changed looks at those only") {
+    Server server;
+    SignalRecorder signals(server.bus.address());
+    const std::string vf0_path = hostdevd::device_object_path("0000:3b:02.0");
+    const std::string vf1_path = hostdevd::device_object_path("0000:3b:02.1");
+    const std::string vf2_path = hostdevd::device_object_path("0000:3b:02.2");
+    const std::string mdev_path = hostdevd::mdev_object_path(mdev().uuid);
+    REQUIRE(server.publish(views_of({pf(), vf(0), vf(1)}, {mdev()})));
+    server.publisher->emit_reconciled(1, "progressing");
+    signals.until_reconciled(server, 1);
+
+    // vf(0) changed and is named; vf(1) "changed" but is not named (the daemon names every view it
+    // re-derived, so this only shows that unnamed objects are not compared); vf(2) is new, the mdev gone.
+    DeviceView vf0 = vf(0), vf1 = vf(1);
+    vf0.state = "pending";
+    vf1.state = "failed";
+    const Views next = views_of({pf(), vf0, vf1, vf(2)}, {});
+    CHECK(server.publisher->publish(manager("progressing"), next, {vf0.address, vf(2).address, mdev().uuid}));
+    server.publisher->emit_reconciled(2, "progressing");
+    auto seen = signals.until_reconciled(server, 2);
+    auto vf0_changes = about(seen, "PropertiesChanged", vf0_path);
+    REQUIRE(vf0_changes.size() == 1);
+    CHECK(vf0_changes[0].names == std::vector<std::string>{"State"});
+    CHECK(about(seen, "PropertiesChanged", vf1_path).empty());
+    CHECK(about(seen, "InterfacesAdded", vf2_path).size() == 1);
+    CHECK(about(seen, "InterfacesRemoved", mdev_path).size() == 1);
+    CHECK(server.get_all(vf1_path, kDeviceIface) == expected(vf(1))); // still what was published
+
+    // Named but unchanged, or named and unknown on both sides: nothing is emitted for objects.
+    CHECK_FALSE(server.publisher->publish(manager("progressing"), next, {vf0.address, "0000:99:00.0"}));
+
+    // A whole publish catches up with everything.
+    CHECK(server.publish(next));
+    server.publisher->emit_reconciled(3, "progressing");
+    CHECK(about(signals.until_reconciled(server, 3), "PropertiesChanged", vf1_path).size() == 1);
+    CHECK(server.get_all(vf1_path, kDeviceIface) == expected(vf1));
+}
+
 TEST_CASE("bus objects: a new object is announced with all its properties") {
     Server server;
     SignalRecorder signals(server.bus.address());
