@@ -7,6 +7,8 @@
 // reach on this host and machine.
 //
 // Usage: bench_b1_floor DIR [THREADS]   (DIR from bench/gen_host.py: pfs.list, vfs.list, mdevs.list)
+#include "common/parallel_for.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -17,7 +19,6 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -78,21 +79,14 @@ int main(int argc, char** argv) {
              vfs.push_back(vf);
              return true;
          });
-    std::atomic<size_t> next{0};
     std::atomic<bool> vfs_ok{true};
-    auto binder = [&] {
-        for (size_t i = next++; i < vfs.size() && vfs_ok; i = next++) {
-            if (!put(devices + vfs[i] + "/driver_override", "vfio-pci") ||
-                !put("/sys/bus/pci/drivers_probe", vfs[i]))
-                vfs_ok = false;
-        }
-    };
     if (ok) {
-        std::vector<std::jthread> binders;
-        for (size_t t = 1; t < threads; ++t)
-            binders.emplace_back(binder);
-        binder();
-    } // joined here
+        hostdevd::parallel_for(0, vfs.size(), threads, [&](size_t i, size_t) {
+            if (vfs_ok && (!put(devices + vfs[i] + "/driver_override", "vfio-pci") ||
+                           !put("/sys/bus/pci/drivers_probe", vfs[i])))
+                vfs_ok = false;
+        });
+    }
     ok = ok && vfs_ok;
     ok = ok &&
          for_each_line(dir, "mdevs.list",

@@ -1,10 +1,9 @@
 #include "apply/executor.hpp"
 
+#include "common/parallel_for.hpp"
+
 #include <algorithm>
-#include <atomic>
 #include <exception>
-#include <mutex>
-#include <thread>
 
 namespace hostdevd {
 
@@ -145,32 +144,10 @@ ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, 
         while (parallel > 1 && end < actions.size() && runs_alongside(*actions[i]) &&
                runs_alongside(*actions[end]))
             ++end;
-        if (end - i == 1) {
-            report.results[i] = perform(*actions[i], writer, modules, check);
-        } else {
-            // Each thread takes the next bind not yet started; results land at the bind's own index.
-            std::atomic<size_t> next{i};
-            std::mutex failure_mutex;
-            std::exception_ptr failure;
-            auto runner = [&] {
-                try {
-                    for (size_t k = next++; k < end; k = next++)
-                        report.results[k] = perform(*actions[k], writer, modules, check);
-                } catch (...) {
-                    std::lock_guard lock(failure_mutex);
-                    failure = std::current_exception();
-                    next = end;
-                }
-            };
-            {
-                std::vector<std::jthread> threads;
-                for (size_t t = 1; t < std::min<size_t>(parallel, end - i); ++t)
-                    threads.emplace_back(runner);
-                runner();
-            } // joined here
-            if (failure)
-                std::rethrow_exception(failure);
-        }
+        // One action runs on this thread; results land at each action's own index (wave order).
+        parallel_for(i, end, parallel, [&](size_t k, size_t) {
+            report.results[k] = perform(*actions[k], writer, modules, check);
+        });
         i = end;
     }
     return report;
