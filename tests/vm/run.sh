@@ -5,10 +5,12 @@
 # tmpfs overlay; results go to a read-write 9p share.
 #
 # usage: tests/vm/run.sh [--results DIR] [--timeout SECONDS] [SCENARIO...]
+#        A SCENARIO "bench/NAME" is tests/vm/bench/NAME.sh, a measurement that is never run by default.
 # env:   HOSTDEVD_VM_CACHE  prepared cache (default /var/cache/hostdevd-vm)
 #        HOSTDEVD_BUILD_DIR build tree with cli/hostdevctl (default <repo>/build)
 #        HOSTDEVCTL         hostdevctl binary (default $HOSTDEVD_BUILD_DIR/cli/hostdevctl)
 #        HOSTDEVD_VM_ACCEL  force "kvm" or "tcg" (default: KVM when a probe boot works, else TCG)
+#        HOSTDEVD_VM_BENCH_PFS  extra NVMe PFs with 64 VFs each, for tests/vm/bench (default 0)
 #
 # Output: DIR/results.txt with one line per scenario (`PASS name` / `FAIL name: why`), DIR/NAME.log
 # per scenario, DIR/console.log, DIR/facts/ (real-kernel observations). Exit status 0 when every
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --results) RESULTS=$2 && shift 2 ;;
     --timeout) TIMEOUT=$2 && shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" && exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" && exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2 && exit 2 ;;
     *) break ;;
     esac
@@ -38,7 +40,8 @@ else
     SCENARIOS=$(cd "$VMDIR/scenarios" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -v '^lib$' | tr '\n' ' ')
 fi
 for s in $SCENARIOS; do
-    [ -f "$VMDIR/scenarios/$s.sh" ] || { echo "run.sh: no scenario tests/vm/scenarios/$s.sh" >&2 && exit 2; }
+    case $s in */*) f=$VMDIR/$s.sh ;; *) f=$VMDIR/scenarios/$s.sh ;; esac
+    [ -f "$f" ] || { echo "run.sh: no scenario ${f#"$REPO"/}" >&2 && exit 2; }
 done
 
 for f in "$CACHE/vmlinux" "$CACHE/initramfs.cpio.gz" "$CACHE/kernel-version"; do
@@ -91,6 +94,18 @@ echo "run.sh: $(cat "$CACHE/kernel-version"), ${ACCEL%% -cpu*}, scenarios: $scen
 # QEMU 7.2 emulates; and an empty second root port, whose vfio-pci probe fails (non-normal header
 # type), for the "drivers_probe succeeds although the probe failed" fact. The IOMMU must come before
 # the devices it translates for.
+# For tests/vm/bench: more NVMe PFs with 64 VFs each (QEMU's limits: vq_flexible >= 2 per VF,
+# max_ioqpairs >= vq_flexible + 2, msix_qsize >= vi_flexible + 1), each behind its own root port.
+BENCH_DEVICES=
+n=0
+while [ "$n" -lt "${HOSTDEVD_VM_BENCH_PFS:-0}" ]; do
+    BENCH_DEVICES="$BENCH_DEVICES -device pcie-root-port,id=brp$n,bus=pcie.0,chassis=$((10 + n)),slot=$((10 + n))"
+    BENCH_DEVICES="$BENCH_DEVICES -device nvme-subsys,id=bsubsys$n,nqn=hostdevd-bench-$n"
+    BENCH_DEVICES="$BENCH_DEVICES -device nvme,bus=brp$n,serial=bench$n,subsys=bsubsys$n,sriov_max_vfs=64"
+    BENCH_DEVICES="$BENCH_DEVICES,sriov_vq_flexible=128,sriov_vi_flexible=64,max_ioqpairs=130,msix_qsize=65"
+    n=$((n + 1))
+done
+
 status=0
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 $ACCEL -machine q35 -smp 1 -m 1536 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
@@ -102,7 +117,7 @@ timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 $ACCEL -machine q35 -smp 1
     -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1 \
     -device nvme-subsys,id=subsys0,nqn=hostdevd-test \
     -device nvme,bus=rp1,serial=deadbeef,subsys=subsys0,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4 \
-    -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2 \
+    -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2 $BENCH_DEVICES \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$RESULTS/console.log" 2>&1 || status=$?
 
 grep '^HOSTDEVD-VM:' "$RESULTS/console.log" >&2 || true
