@@ -30,7 +30,9 @@ class ApplyWorker {
 public:
     using Done = std::function<void(ExecutionReport)>;
 
-    // `writer`, `modules` and `check` are used on the worker thread only.
+    // `writer`, `modules` and `check` are used on the worker thread only, except that the writer is also
+    // called from the threads execute() starts for side-by-side binds (apply/executor.hpp): it must be
+    // thread-safe, as SysfsWriter is.
     ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check);
     ~ApplyWorker();
     ApplyWorker(const ApplyWorker&) = delete;
