@@ -210,9 +210,10 @@ public:
     SignalRecorder(const SignalRecorder&) = delete;
     SignalRecorder& operator=(const SignalRecorder&) = delete;
 
-    // The signals up to Reconciled(`generation`), which the tests emit to mark the end of a publish; the
-    // Reconciled signal itself is left out. Empty with a failure when it does not come within 10 s.
+    // Marks the end of a publish by emitting Reconciled(`generation`) and returns the signals up to it
+    // (Reconciled itself left out). Empty with a failure when it does not come within 10 s.
     std::vector<Seen> until_reconciled(Server& server, uint64_t generation) {
+        server.publisher->emit_reconciled(generation, "progressing");
         bool arrived = server.serving([&] {
             auto deadline = std::chrono::steady_clock::now() + 10s;
             for (;;) {
@@ -340,12 +341,10 @@ TEST_CASE("bus objects: an object whose device vanished answers UnknownObject") 
     std::string pf_path = hostdevd::device_object_path("0000:3b:00.0");
     std::string vf_path = hostdevd::device_object_path("0000:3b:02.0");
     REQUIRE(server.publish(views_of({pf(), vf(0)}, {mdev()})));
-    server.publisher->emit_reconciled(1, "progressing");
     signals.until_reconciled(server, 1);
     REQUIRE(server.get_error(vf_path, kDeviceIface, "State").empty());
 
     CHECK(server.publish(views_of({pf()}, {})));
-    server.publisher->emit_reconciled(2, "progressing");
     auto seen = signals.until_reconciled(server, 2);
     auto removed = about(seen, "InterfacesRemoved", vf_path);
     REQUIRE(removed.size() == 1);
@@ -374,7 +373,6 @@ TEST_CASE("bus objects: one publish emits at most one PropertiesChanged per obje
     std::string pf_path = hostdevd::device_object_path("0000:3b:00.0");
     std::string vf_path = hostdevd::device_object_path("0000:3b:02.0");
     REQUIRE(server.publish(views_of({pf(), vf(0)}, {mdev()})));
-    server.publisher->emit_reconciled(1, "progressing");
     signals.until_reconciled(server, 1);
 
     DeviceView changed = vf(0);
@@ -382,7 +380,6 @@ TEST_CASE("bus objects: one publish emits at most one PropertiesChanged per obje
     changed.state = "pending";
     changed.reason = "no driver bound; vfio-pci requested";
     CHECK(server.publish(views_of({pf(), changed}, {mdev()})));
-    server.publisher->emit_reconciled(2, "progressing");
     auto seen = signals.until_reconciled(server, 2);
     auto vf_changes = about(seen, "PropertiesChanged", vf_path);
     REQUIRE(vf_changes.size() == 1);
@@ -394,7 +391,6 @@ TEST_CASE("bus objects: one publish emits at most one PropertiesChanged per obje
 
     // The same views again: nothing visible changed, nothing is emitted for the objects.
     CHECK_FALSE(server.publish(views_of({pf(), changed}, {mdev()})));
-    server.publisher->emit_reconciled(3, "progressing");
     for (const auto& s : signals.until_reconciled(server, 3)) {
         INFO(s.member << " " << s.path);
         CHECK(s.path == "/io/hostdevd1"); // the Manager's own PropertiesChanged only
@@ -410,7 +406,6 @@ TEST_CASE("bus objects: a publish told which objects changed looks at those only
     const std::string vf2_path = hostdevd::device_object_path("0000:3b:02.2");
     const std::string mdev_path = hostdevd::mdev_object_path(mdev().uuid);
     REQUIRE(server.publish(views_of({pf(), vf(0), vf(1)}, {mdev()})));
-    server.publisher->emit_reconciled(1, "progressing");
     signals.until_reconciled(server, 1);
 
     // vf(0) changed and is named; vf(1) "changed" but is not named (the daemon names every view it
@@ -420,7 +415,6 @@ TEST_CASE("bus objects: a publish told which objects changed looks at those only
     vf1.state = "failed";
     const Views next = views_of({pf(), vf0, vf1, vf(2)}, {});
     CHECK(server.publisher->publish(manager("progressing"), next, {vf0.address, vf(2).address, mdev().uuid}));
-    server.publisher->emit_reconciled(2, "progressing");
     auto seen = signals.until_reconciled(server, 2);
     auto vf0_changes = about(seen, "PropertiesChanged", vf0_path);
     REQUIRE(vf0_changes.size() == 1);
@@ -435,7 +429,6 @@ TEST_CASE("bus objects: a publish told which objects changed looks at those only
 
     // A whole publish catches up with everything.
     CHECK(server.publish(next));
-    server.publisher->emit_reconciled(3, "progressing");
     CHECK(about(signals.until_reconciled(server, 3), "PropertiesChanged", vf1_path).size() == 1);
     CHECK(server.get_all(vf1_path, kDeviceIface) == expected(vf1));
 }
@@ -444,11 +437,9 @@ TEST_CASE("bus objects: a new object is announced with all its properties") {
     Server server;
     SignalRecorder signals(server.bus.address());
     REQUIRE(server.publish(views_of({pf()}, {})));
-    server.publisher->emit_reconciled(1, "progressing");
     signals.until_reconciled(server, 1);
 
     REQUIRE(server.publish(views_of({pf(), vf(3)}, {mdev()})));
-    server.publisher->emit_reconciled(2, "progressing");
     auto seen = signals.until_reconciled(server, 2);
     auto added = about(seen, "InterfacesAdded", hostdevd::device_object_path("0000:3b:02.3"));
     REQUIRE(added.size() == 1);
@@ -537,13 +528,11 @@ TEST_CASE("bus objects: the objects go away with the publisher") {
     Server server;
     SignalRecorder signals(server.bus.address());
     REQUIRE(server.publish(views_of({pf(), vf(1)}, {mdev()})));
-    server.publisher->emit_reconciled(1, "progressing");
     signals.until_reconciled(server, 1);
 
     server.publisher.reset();
     server.publisher =
         std::make_unique<hostdevd::BusPublisher>(*server.connection, server.backend, manager("progressing"));
-    server.publisher->emit_reconciled(2, "progressing");
     auto seen = signals.until_reconciled(server, 2);
     CHECK(about(seen, "InterfacesRemoved", hostdevd::device_object_path("0000:3b:00.0")).size() == 1);
     CHECK(about(seen, "InterfacesRemoved", hostdevd::device_object_path("0000:3b:02.1")).size() == 1);
