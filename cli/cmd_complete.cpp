@@ -70,7 +70,8 @@ void list_pools(const std::string& dir) {
     std::set<std::string> pools;
     try {
         if (auto daemon = DaemonClient::connect_if_running()) {
-            for (const auto& d : daemon->describe().at("devices"))
+            const nlohmann::json described = daemon->describe(); // the loop must not range over a dead temporary
+            for (const auto& d : described.at("devices"))
                 if (!d.value("pool", "").empty())
                     pools.insert(d.value("pool", ""));
             for (const auto& p : pools)

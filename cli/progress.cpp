@@ -70,7 +70,11 @@ WriteOutcome ApplyActivity::write(const SysfsWrite& w) {
     std::string value = w.value;
     while (!value.empty() && value.back() == '\n')
         value.pop_back();
-    unsigned id = begin("the write of \"" + value + "\" to /sys/" + w.path);
+    // "0000:3b:00.0/sriov_numvfs = "4"": short enough for the line to fit a terminal; other paths whole.
+    std::string_view path = w.path;
+    constexpr std::string_view pci = "bus/pci/devices/";
+    std::string where = path.substr(0, pci.size()) == pci ? std::string(path.substr(pci.size())) : "/sys/" + w.path;
+    unsigned id = begin(where + " = \"" + value + "\"");
     WriteOutcome outcome = writer_.write(w);
     end(id);
     return outcome;

@@ -1,5 +1,5 @@
 // Progress of a long `hostdevctl apply` on a terminal: one line, rewritten in place, that says what the
-// command is waiting for ("waiting 8 s for the write of 0 to .../sriov_numvfs"), shown once an apply has
+// command is waiting for ("waiting 8 s for 0000:3b:00.0/sriov_numvfs = "0""), shown once an apply has
 // run for a second and erased before the result is printed. Quiet when stdout is not a terminal, so
 // scripts and logs get exactly the result and nothing else.
 #pragma once
@@ -62,8 +62,8 @@ public:
     ApplyActivity(Writer& writer, ModuleLoader& modules) : writer_(writer), modules_(modules) {}
     WriteOutcome write(const SysfsWrite& write) override;
     ModuleLoadOutcome load(const std::string& module) override;
-    // "12 writes done; waiting 8 s for the write of "0" to /sys/bus/pci/devices/.../sriov_numvfs
-    // (+3 more in flight)", or "12 writes done; reading the host" between writes.
+    // "applying: 12 writes done; waiting 8 s for 0000:3b:00.0/sriov_numvfs = "0" (+3 more in flight)",
+    // or "applying: 12 writes done; reading the host" between writes.
     std::string describe() const;
 
 private:

@@ -95,8 +95,9 @@ Selection select(const json& d, const StatusFilter& f) {
             continue;
         sel.mdevs.push_back(&v);
     }
-    if ((f.pfs.empty() && f.pools.empty()) && (f.states.empty() || f.states.count("absent")))
-        for (const auto& a : d.value("absent", json::array()))
+    auto absent = d.find("absent"); // pointers into `d` itself: never into a copy
+    if (absent != d.end() && (f.pfs.empty() && f.pools.empty()) && (f.states.empty() || f.states.count("absent")))
+        for (const auto& a : *absent)
             sel.absent.push_back(&a);
     return sel;
 }
@@ -199,34 +200,50 @@ std::vector<RollupRow> rollup(const Selection& sel) {
     return rows;
 }
 
-// "0000:3b:02.6, 0000:3b:02.7 (VFs of 0000:3b:00.0)", "64 VFs of 0000:5e:00.0 (0000:5e:01.0 … 0000:5e:08.7)",
-// "0000:3b:00.0, 0000:5e:00.0 and 3 more".
+// The objects a reason applies to, compressed per PF: "0000:3b:02.6, 0000:3b:02.7 (VFs of 0000:3b:00.0)",
+// "64 VFs of 0000:5e:00.0 (0000:5e:01.0 … 0000:5e:08.7)", "0000:20:00.0 and 64 of its VFs (...)";
+// other objects listed ("0000:af:00.0, 0000:b0:00.0 and 3 more"); at most three such parts.
 std::string describe_objects(const std::vector<std::string>& objects, const std::map<std::string, std::string>& physfn) {
-    std::string pf;
-    bool same_pf = true;
+    std::map<std::string, std::vector<std::string>> vfs_of; // PF -> its VFs among `objects`
+    std::vector<std::string> others;
     for (const auto& o : objects) {
         auto it = physfn.find(o);
-        std::string p = it == physfn.end() ? "" : it->second;
-        if (p.empty() || (!pf.empty() && p != pf))
-            same_pf = false;
-        pf = p;
+        if (it != physfn.end() && !it->second.empty())
+            vfs_of[it->second].push_back(o);
+        else
+            others.push_back(o);
     }
-    if (same_pf && !pf.empty()) {
-        if (objects.size() <= 3) {
-            std::string list;
-            for (const auto& o : objects)
-                list += (list.empty() ? "" : ", ") + o;
-            return list + (objects.size() == 1 ? " (VF of " : " (VFs of ") + pf + ")";
+    auto list = [](const std::vector<std::string>& items) {
+        std::string out;
+        for (const auto& i : items)
+            out += (out.empty() ? "" : ", ") + i;
+        return out;
+    };
+    auto range = [&list](const std::vector<std::string>& vfs) {
+        return vfs.size() <= 3 ? list(vfs) : vfs.front() + " … " + vfs.back();
+    };
+    std::vector<std::string> parts;
+    for (auto& [pf, vfs] : vfs_of) {
+        auto self = std::find(others.begin(), others.end(), pf);
+        std::string n = std::to_string(vfs.size());
+        if (self != others.end()) {
+            others.erase(self);
+            parts.push_back(pf + " and " + (vfs.size() == 1 ? "its VF " + vfs.front() : n + " of its VFs (" + range(vfs) + ")"));
+        } else if (vfs.size() <= 3) {
+            parts.push_back(list(vfs) + (vfs.size() == 1 ? " (VF of " : " (VFs of ") + pf + ")");
+        } else {
+            parts.push_back(n + " VFs of " + pf + " (" + range(vfs) + ")");
         }
-        return std::to_string(objects.size()) + " VFs of " + pf + " (" + objects.front() + " … " + objects.back() + ")";
     }
-    if (objects.size() <= 3) {
-        std::string list;
-        for (const auto& o : objects)
-            list += (list.empty() ? "" : ", ") + o;
-        return list;
-    }
-    return objects[0] + ", " + objects[1] + " and " + std::to_string(objects.size() - 2) + " more";
+    if (!others.empty())
+        parts.push_back(others.size() <= 3 ? list(others)
+                                           : others[0] + ", " + others[1] + " and " + std::to_string(others.size() - 2) + " more");
+    if (parts.size() > 3)
+        return parts[0] + "; " + parts[1] + "; " + parts[2] + " and " + std::to_string(objects.size()) + " objects in all";
+    std::string out;
+    for (const auto& p : parts)
+        out += (out.empty() ? "" : "; ") + p;
+    return out;
 }
 
 struct ReasonGroup {
@@ -238,7 +255,7 @@ std::vector<ReasonGroup> reason_groups(const Selection& sel) {
     std::vector<ReasonGroup> groups;
     std::map<std::pair<std::string, std::string>, size_t> index;
     auto add = [&](const std::string& object, const std::string& state, const std::string& reason) {
-        if (state == "converged")
+        if (state == "converged" || state == "foreign") // foreign: not hostdevd's, nothing to act on
             return;
         auto key = std::make_pair(state, reason);
         auto [it, inserted] = index.emplace(key, groups.size());
