@@ -78,7 +78,8 @@ std::string check_value(const OptionSpec& option, std::string& value) {
                (option.value == ValueKind::Directory ? std::string("a directory") : "a value");
     switch (option.value) {
     case ValueKind::Number:
-        if (value.size() > 9 || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        if (value.size() > 9 ||
+            !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
             return flag + " needs a whole number of " + option.value_name + ", not '" + value + "'";
         break;
     case ValueKind::Pf:
@@ -88,7 +89,8 @@ std::string check_value(const OptionSpec& option, std::string& value) {
         size_t start = 0;
         for (;;) {
             size_t comma = value.find(',', start);
-            std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string item =
+                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             auto address = PciAddress::parse(item);
             if (!address)
                 return flag + " needs a PCI address such as 0000:3b:00.0, not '" + item + "'";
@@ -104,7 +106,8 @@ std::string check_value(const OptionSpec& option, std::string& value) {
         size_t start = 0;
         for (;;) {
             size_t comma = value.find(',', start);
-            std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string item =
+                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             const auto& states = object_states();
             if (std::find(states.begin(), states.end(), item) == states.end()) {
                 std::vector<std::string_view> known(states.begin(), states.end());
@@ -237,8 +240,9 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Invocat
     const Command* command = find_command(name);
     if (!command) {
         std::string hint = suggest(name, visible_command_names());
-        return usage_error("unknown command '" + name + "'" +
-                           (hint.empty() ? " (commands: " + command_list() + ")" : "; did you mean " + hint + "?"));
+        return usage_error(
+            "unknown command '" + name + "'" +
+            (hint.empty() ? " (commands: " + command_list() + ")" : "; did you mean " + hint + "?"));
     }
     if (wants(argc, argv, "--version"))
         return print_version(), kExitOk;
@@ -277,8 +281,8 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Invocat
             for (const auto& o : command->options)
                 known.push_back(o.name);
             std::string hint = suggest(opt, known);
-            return usage_error("unknown option --" + opt + (hint.empty() ? "" : "; did you mean --" + hint + "?"),
-                               command);
+            return usage_error(
+                "unknown option --" + opt + (hint.empty() ? "" : "; did you mean --" + hint + "?"), command);
         }
         if (spec->value == ValueKind::None) {
             if (value)

@@ -50,7 +50,8 @@ std::string daemon_progress(const nlohmann::json& d, std::chrono::steady_clock::
 }
 
 int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
-    const unsigned timeout = static_cast<unsigned>(std::stoul(in.value("timeout", std::to_string(kDefaultTimeoutSeconds))));
+    const unsigned timeout =
+        static_cast<unsigned>(std::stoul(in.value("timeout", std::to_string(kDefaultTimeoutSeconds))));
     ProgressLine line(std::cout, ProgressLine::stdout_is_terminal());
     const auto start = std::chrono::steady_clock::now();
     nlohmann::json last;
@@ -61,7 +62,8 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
         nlohmann::json latest;
         ProgressTicker ticker(line, [&] {
             std::lock_guard lock(mutex);
-            return latest.is_null() ? std::string("waiting for hostdevd") : daemon_progress(latest, std::chrono::steady_clock::now() - start);
+            return latest.is_null() ? std::string("waiting for hostdevd")
+                                    : daemon_progress(latest, std::chrono::steady_clock::now() - start);
         });
         last = daemon.reload_and_follow(std::chrono::seconds(timeout), [&](const nlohmann::json& d) {
             std::lock_guard lock(mutex);
@@ -69,12 +71,13 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
         });
     }
     const std::string state = last.at("manager").value("state", "?");
-    int status = state == "converged"                              ? kExitOk
-                 : state == "blocked"                              ? kExitBlocked
+    int status = state == "converged"                            ? kExitOk
+                 : state == "blocked"                            ? kExitBlocked
                  : state == "starting" || state == "progressing" ? kExitPending
-                                                                   : kExitFailed;
+                                                                 : kExitFailed;
     if (in.has("json")) {
-        std::cout << nlohmann::json{{"result", state}, {"through_daemon", true}, {"status", last}}.dump(2) << '\n';
+        std::cout << nlohmann::json{{"result", state}, {"through_daemon", true}, {"status", last}}.dump(2)
+                  << '\n';
         return status;
     }
     if (status == kExitPending)
@@ -153,10 +156,11 @@ Command apply_command() {
         "its configuration and reconcile instead, and followed until it settles (at most --timeout\n"
         "seconds). On a terminal, a progress line says what the apply is waiting for once it has taken a\n"
         "second; scripts (stdout not a terminal) get only the result.";
-    c.options = {config_dir_option(), json_option("the result as JSON (applied actions and the final plan)"),
-                 local_option(),
-                 {"timeout", ValueKind::Number, "SECONDS",
-                  "through hostdevd: how long to follow it (default 120)"}};
+    c.options = {
+        config_dir_option(),
+        json_option("the result as JSON (applied actions and the final plan)"),
+        local_option(),
+        {"timeout", ValueKind::Number, "SECONDS", "through hostdevd: how long to follow it (default 120)"}};
     c.exit_status = "  0  converged: the host matches the configuration\n"
                     "  1  a write failed, a device failed, or the configuration is invalid\n"
                     "  2  usage error\n"

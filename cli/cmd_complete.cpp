@@ -70,7 +70,8 @@ void list_pools(const std::string& dir) {
     std::set<std::string> pools;
     try {
         if (auto daemon = DaemonClient::connect_if_running()) {
-            const nlohmann::json described = daemon->describe(); // the loop must not range over a dead temporary
+            const nlohmann::json described =
+                daemon->describe(); // the loop must not range over a dead temporary
             for (const auto& d : described.at("devices"))
                 if (!d.value("pool", "").empty())
                     pools.insert(d.value("pool", ""));
@@ -107,7 +108,8 @@ int run_complete(const Invocation& in) {
     } else if (what == "options") {
         if (const Command* c = find_command(arg)) {
             for (const auto& o : c->options)
-                std::cout << "--" << o.name << (o.value == ValueKind::None ? "" : std::string(" ") + kind_name(o.value))
+                std::cout << "--" << o.name
+                          << (o.value == ValueKind::None ? "" : std::string(" ") + kind_name(o.value))
                           << '\n';
             std::cout << "--help\n";
         }
@@ -127,7 +129,8 @@ int run_complete(const Invocation& in) {
         for (const auto& s : object_states())
             std::cout << s << '\n';
     } else {
-        return usage_error("complete: unknown list '" + what + "' (commands, options, options-with-values, pfs, devices, pools, states)");
+        return usage_error("complete: unknown list '" + what +
+                           "' (commands, options, options-with-values, pfs, devices, pools, states)");
     }
     return kExitOk;
 }

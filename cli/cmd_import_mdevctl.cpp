@@ -14,7 +14,8 @@ Command import_mdevctl_command() {
         "Read mdevctl's persistent definitions (DIR/<parent>/<uuid>, default /etc/mdevctl.d) and print an\n"
         "equivalent hostdevd configuration on standard output: auto-start definitions become [[mdev]]\n"
         "entries with their UUIDs, manual ones are written commented out. Nothing is changed.";
-    c.exit_status = "  0  printed\n  1  a definition is unreadable or not in mdevctl's format\n  2  usage error\n";
+    c.exit_status =
+        "  0  printed\n  1  a definition is unreadable or not in mdevctl's format\n  2  usage error\n";
     c.run = [](const Invocation& in) {
         return run_import_mdevctl(in.positional.empty() ? "/etc/mdevctl.d" : in.positional.front());
     };

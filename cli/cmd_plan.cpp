@@ -80,8 +80,8 @@ Command plan_command() {
         "host; never: not hostdevd's to do) and the reason, then every object that is not converged.\n"
         "When hostdevd runs, this is the daemon's own plan; --local plans here from --config-dir.\n"
         "Nothing is changed.";
-    c.options = {config_dir_option(), json_option("the plan as JSON (actions, objects, conflicts, converged)"),
-                 local_option()};
+    c.options = {config_dir_option(),
+                 json_option("the plan as JSON (actions, objects, conflicts, converged)"), local_option()};
     c.exit_status = "  0  nothing to do: the host matches the configuration\n"
                     "  1  error (invalid configuration, hostdevd not reachable)\n"
                     "  2  usage error\n"

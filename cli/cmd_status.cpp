@@ -52,7 +52,9 @@ int run_status(const Invocation& in) {
         std::cout << d.dump(2) << '\n';
         return status_exit_status(d, options.filter);
     }
-    options.detail = in.has("all") ? StatusDetail::Full : in.has("summary") ? StatusDetail::Summary : StatusDetail::Auto;
+    options.detail = in.has("all")       ? StatusDetail::Full
+                     : in.has("summary") ? StatusDetail::Summary
+                                         : StatusDetail::Auto;
     options.width = terminal_width();
     return render_status(std::cout, d, options);
 }
@@ -65,7 +67,8 @@ Command status_command() {
     c.summary = "what the running hostdevd reports: summary, per-PF roll-up, reasons";
     c.description =
         "Show what the running hostdevd reports over D-Bus: its state and configuration, a summary line\n"
-        "(devices and mdevs by state), then either every device and mdev (when there are at most 30, or with\n"
+        "(devices and mdevs by state), then either every device and mdev (when there are at most 30, or "
+        "with\n"
         "--all) or a roll-up with one row per PF (its VFs counted by state, driver and pool) and each\n"
         "distinct reason once with the objects it applies to (with --summary, or when there are more).\n"
         "On a terminal the summary's lines are cut to its width; --all prints everything whole.\n"
@@ -75,9 +78,11 @@ Command status_command() {
         {"summary", ValueKind::None, "", "summary, roll-up and reasons only (at most 30 lines)"},
         {"all", ValueKind::None, "", "every device and mdev, with whole reasons"},
         {"pf", ValueKind::Pf, "ADDR", "only this PF, its VFs and their mdevs", true},
-        {"state", ValueKind::State, "STATE", "only objects in this state (converged, pending, blocked, failed, absent, foreign)", true},
+        {"state", ValueKind::State, "STATE",
+         "only objects in this state (converged, pending, blocked, failed, absent, foreign)", true},
         {"pool", ValueKind::Pool, "NAME", "only devices in this pool", true},
-        json_option("everything the daemon reports, as JSON (its Describe(); filters only set the exit status)"),
+        json_option(
+            "everything the daemon reports, as JSON (its Describe(); filters only set the exit status)"),
     };
     c.exit_status = "  0  converged: the host (or the objects selected) matches the configuration\n"
                     "  1  the configuration is invalid, something failed, or hostdevd is not running\n"

@@ -38,7 +38,8 @@ Command validate_command() {
     c.options = {config_dir_option(),
                  json_option("the result as JSON: valid, files, entries, and each error with file, line, "
                              "column, message")};
-    c.exit_status = "  0  the configuration is valid\n  1  it is not (every error is printed)\n  2  usage error\n";
+    c.exit_status =
+        "  0  the configuration is valid\n  1  it is not (every error is printed)\n  2  usage error\n";
     c.run = run_validate;
     return c;
 }

@@ -33,10 +33,10 @@ enum class ValueKind {
 };
 
 struct OptionSpec {
-    std::string name;       // long name without dashes: "config-dir"
+    std::string name; // long name without dashes: "config-dir"
     ValueKind value = ValueKind::None;
-    std::string value_name; // "DIR" in the help; empty for flags
-    std::string help;       // one line
+    std::string value_name;  // "DIR" in the help; empty for flags
+    std::string help;        // one line
     bool repeatable = false; // may be given several times (values accumulate; also comma lists)
 };
 
@@ -57,7 +57,7 @@ struct Invocation {
 
 struct Command {
     std::string name;
-    std::string arguments;   // positional synopsis: "[DIR]", "" for none
+    std::string arguments; // positional synopsis: "[DIR]", "" for none
     size_t max_positional = 0;
     std::string summary;     // one line for the command list
     std::string description; // paragraphs for `hostdevctl CMD --help`

@@ -32,7 +32,8 @@ std::vector<std::string> Invocation::list(const std::string& option) const {
         size_t start = 0;
         for (;;) {
             size_t comma = v.find(',', start);
-            std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string item =
+                v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
             if (!item.empty())
                 out.push_back(item);
             if (comma == std::string::npos)

@@ -20,7 +20,8 @@ uint64_t realtime_usec() {
 
 // The Manager with its signals. The connection is not run by a thread of sdbus-c++: wait_for_news()
 // polls its fd and dispatches on the caller's thread, so the handlers below need no lock.
-class ManagerProxy final : public sdbus::ProxyInterfaces<io::hostdevd1::Manager_proxy, sdbus::Properties_proxy> {
+class ManagerProxy final
+    : public sdbus::ProxyInterfaces<io::hostdevd1::Manager_proxy, sdbus::Properties_proxy> {
 public:
     ManagerProxy(sdbus::IConnection& bus) : ProxyInterfaces(bus, kBusName, kManagerPath) { registerProxy(); }
     ~ManagerProxy() { unregisterProxy(); }
@@ -62,7 +63,8 @@ public:
             auto now = std::chrono::steady_clock::now();
             if (now >= deadline)
                 return d;
-            wait_for_news(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::seconds(1)));
+            wait_for_news(
+                std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::seconds(1)));
         }
     }
 
@@ -77,7 +79,8 @@ private:
                     return;
             if (proxy_.news)
                 return;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
             if (left.count() <= 0)
                 return;
             auto poll_data = bus_->getEventLoopPollData();

@@ -16,7 +16,8 @@ inline OptionSpec json_option(const std::string& what = "machine-readable output
 }
 
 inline OptionSpec local_option() {
-    return {"local", ValueKind::None, "", "work here even when hostdevd runs (normally this goes through it)"};
+    return {"local", ValueKind::None, "",
+            "work here even when hostdevd runs (normally this goes through it)"};
 }
 
 } // namespace hostdevd::cli

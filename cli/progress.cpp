@@ -73,7 +73,8 @@ WriteOutcome ApplyActivity::write(const SysfsWrite& w) {
     // "0000:3b:00.0/sriov_numvfs = "4"": short enough for the line to fit a terminal; other paths whole.
     std::string_view path = w.path;
     constexpr std::string_view pci = "bus/pci/devices/";
-    std::string where = path.substr(0, pci.size()) == pci ? std::string(path.substr(pci.size())) : "/sys/" + w.path;
+    std::string where =
+        path.substr(0, pci.size()) == pci ? std::string(path.substr(pci.size())) : "/sys/" + w.path;
     unsigned id = begin(where + " = \"" + value + "\"");
     WriteOutcome outcome = writer_.write(w);
     end(id);
@@ -97,7 +98,8 @@ std::string ApplyActivity::describe() const {
     for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it)
         if (it->second.first < oldest->second.first)
             oldest = it;
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - oldest->second.first).count();
+    auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - oldest->second.first).count();
     text += "waiting " + std::to_string(seconds) + " s for " + oldest->second.second;
     if (in_flight_.size() > 1)
         text += " (+" + std::to_string(in_flight_.size() - 1) + " more in flight)";

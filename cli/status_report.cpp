@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 // States from the most to the least urgent: the order of counts and of the reasons.
-const std::vector<std::string> kStateOrder = {"failed", "blocked", "pending", "absent", "foreign", "converged"};
+const std::vector<std::string> kStateOrder = {"failed", "blocked", "pending",
+                                              "absent", "foreign", "converged"};
 
 size_t state_rank(const std::string& state) {
     auto it = std::find(kStateOrder.begin(), kStateOrder.end(), state);
@@ -96,7 +97,8 @@ Selection select(const json& d, const StatusFilter& f) {
         sel.mdevs.push_back(&v);
     }
     auto absent = d.find("absent"); // pointers into `d` itself: never into a copy
-    if (absent != d.end() && (f.pfs.empty() && f.pools.empty()) && (f.states.empty() || f.states.count("absent")))
+    if (absent != d.end() && (f.pfs.empty() && f.pools.empty()) &&
+        (f.states.empty() || f.states.count("absent")))
         for (const auto& a : *absent)
             sel.absent.push_back(&a);
     return sel;
@@ -124,8 +126,8 @@ std::string summary_line(const Selection& sel) {
     std::string out = std::to_string(sel.devices.size()) + (sel.devices.size() == 1 ? " device" : " devices");
     if (!sel.devices.empty()) {
         out += " (" + std::to_string(pfs) + (pfs == 1 ? " PF" : " PFs") + " with " + std::to_string(vfs) +
-               (vfs == 1 ? " VF" : " VFs") + ", " + std::to_string(other) + " other): " +
-               count_states(device_states, false);
+               (vfs == 1 ? " VF" : " VFs") + ", " + std::to_string(other) +
+               " other): " + count_states(device_states, false);
     }
     if (!sel.mdevs.empty())
         out += "; " + std::to_string(sel.mdevs.size()) + (sel.mdevs.size() == 1 ? " mdev: " : " mdevs: ") +
@@ -138,7 +140,8 @@ std::string summary_line(const Selection& sel) {
 // "vfio-pci 6, iavf 2" from counts, most common first.
 std::string tally(const std::map<std::string, size_t>& counts) {
     std::vector<std::pair<std::string, size_t>> items(counts.begin(), counts.end());
-    std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::stable_sort(items.begin(), items.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
     std::string out;
     for (const auto& [name, n] : items)
         out += (out.empty() ? "" : ", ") + name + " " + std::to_string(n);
@@ -196,14 +199,16 @@ std::vector<RollupRow> rollup(const Selection& sel) {
     for (const auto& [pf, vfs] : vfs_of) // VFs whose PF is not selected (--state, --pool)
         if (!units.count(pf))
             add(pf, nullptr);
-    std::stable_sort(rows.begin(), rows.end(), [](const RollupRow& a, const RollupRow& b) { return a.cells[0] < b.cells[0]; });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const RollupRow& a, const RollupRow& b) { return a.cells[0] < b.cells[0]; });
     return rows;
 }
 
 // The objects a reason applies to, compressed per PF: "0000:3b:02.6, 0000:3b:02.7 (VFs of 0000:3b:00.0)",
 // "64 VFs of 0000:5e:00.0 (0000:5e:01.0 … 0000:5e:08.7)", "0000:20:00.0 and 64 of its VFs (...)";
 // other objects listed ("0000:af:00.0, 0000:b0:00.0 and 3 more"); at most three such parts.
-std::string describe_objects(const std::vector<std::string>& objects, const std::map<std::string, std::string>& physfn) {
+std::string describe_objects(const std::vector<std::string>& objects,
+                             const std::map<std::string, std::string>& physfn) {
     std::map<std::string, std::vector<std::string>> vfs_of; // PF -> its VFs among `objects`
     std::vector<std::string> others;
     for (const auto& o : objects) {
@@ -228,7 +233,9 @@ std::string describe_objects(const std::vector<std::string>& objects, const std:
         std::string n = std::to_string(vfs.size());
         if (self != others.end()) {
             others.erase(self);
-            parts.push_back(pf + " and " + (vfs.size() == 1 ? "its VF " + vfs.front() : n + " of its VFs (" + range(vfs) + ")"));
+            parts.push_back(
+                pf + " and " +
+                (vfs.size() == 1 ? "its VF " + vfs.front() : n + " of its VFs (" + range(vfs) + ")"));
         } else if (vfs.size() <= 3) {
             parts.push_back(list(vfs) + (vfs.size() == 1 ? " (VF of " : " (VFs of ") + pf + ")");
         } else {
@@ -237,9 +244,11 @@ std::string describe_objects(const std::vector<std::string>& objects, const std:
     }
     if (!others.empty())
         parts.push_back(others.size() <= 3 ? list(others)
-                                           : others[0] + ", " + others[1] + " and " + std::to_string(others.size() - 2) + " more");
+                                           : others[0] + ", " + others[1] + " and " +
+                                                 std::to_string(others.size() - 2) + " more");
     if (parts.size() > 3)
-        return parts[0] + "; " + parts[1] + "; " + parts[2] + " and " + std::to_string(objects.size()) + " objects in all";
+        return parts[0] + "; " + parts[1] + "; " + parts[2] + " and " + std::to_string(objects.size()) +
+               " objects in all";
     std::string out;
     for (const auto& p : parts)
         out += (out.empty() ? "" : "; ") + p;
@@ -284,7 +293,8 @@ size_t render_groups(std::ostream& out, const std::vector<ReasonGroup>& groups,
         if (2 + (left > 1 ? 1 : 0) > max_lines)
             break;
         out << ellipsize(g.state + ": " + describe_objects(g.objects, physfn), width) << '\n';
-        out << ellipsize("  " + (g.reason.empty() ? std::string("(no reason given)") : g.reason), width) << '\n';
+        out << ellipsize("  " + (g.reason.empty() ? std::string("(no reason given)") : g.reason), width)
+            << '\n';
         max_lines -= 2;
         lines += 2;
         ++shown;
@@ -296,7 +306,8 @@ size_t render_groups(std::ostream& out, const std::vector<ReasonGroup>& groups,
         std::string list;
         for (const auto& s : states)
             list += (list.empty() ? "" : ",") + s;
-        out << "… and " << groups.size() - shown << " more (hostdevctl status --all --state " << list << ")\n";
+        out << "… and " << groups.size() - shown << " more (hostdevctl status --all --state " << list
+            << ")\n";
         ++lines;
     }
     return lines;
@@ -335,8 +346,9 @@ void render_full(std::ostream& out, const Selection& sel) {
     if (!sel.mdevs.empty()) {
         Table md({"MDEV", "PARENT", "TYPE", "ACTIVE", "STATE", "HOLDERS", "REASON"});
         for (const json* v : sel.mdevs)
-            md.add({str(*v, "uuid"), str(*v, "parent"), str(*v, "type"), v->value("active", false) ? "yes" : "no",
-                    str(*v, "state"), joined(v->value("holders", json::array())), reason_cell(str(*v, "reason"))});
+            md.add({str(*v, "uuid"), str(*v, "parent"), str(*v, "type"),
+                    v->value("active", false) ? "yes" : "no", str(*v, "state"),
+                    joined(v->value("holders", json::array())), reason_cell(str(*v, "reason"))});
         out << '\n';
         md.render(out);
     }
@@ -386,7 +398,8 @@ int status_exit_status(const json& d, const StatusFilter& filter) {
     return pending ? kExitPending : blocked ? kExitBlocked : kExitOk;
 }
 
-void render_reasons(std::ostream& out, const json& d, const StatusFilter& filter, size_t max_lines, size_t width) {
+void render_reasons(std::ostream& out, const json& d, const StatusFilter& filter, size_t max_lines,
+                    size_t width) {
     Selection sel = select(d, filter);
     render_groups(out, reason_groups(sel), sel.physfn, max_lines, width);
 }
@@ -406,7 +419,8 @@ int render_status(std::ostream& out, const json& d, const StatusOptions& options
 
     StatusDetail detail = options.detail;
     if (detail == StatusDetail::Auto)
-        detail = sel.devices.size() + sel.mdevs.size() <= kFullTableRows ? StatusDetail::Full : StatusDetail::Summary;
+        detail = sel.devices.size() + sel.mdevs.size() <= kFullTableRows ? StatusDetail::Full
+                                                                         : StatusDetail::Summary;
     if (detail == StatusDetail::Full) {
         render_full(out, sel);
         return status_exit_status(d, options.filter);

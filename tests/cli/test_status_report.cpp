@@ -31,24 +31,46 @@ json big_host() {
     for (unsigned p = 0; p < 8; ++p) {
         std::string pf = address(0x20 + 2 * p, 0, 0);
         bool blocked = p == 0;
-        devices.push_back({{"address", pf}, {"role", "pf"}, {"driver", "ice"}, {"desired_driver", ""},
-                           {"managed", false}, {"pool", ""}, {"num_vfs", 64}, {"desired_vfs", blocked ? "32" : "64"},
-                           {"holders", json::array()}, {"state", blocked ? "blocked" : "converged"},
-                           {"reason", blocked ? kLongReason : ""}, {"physfn", ""}});
+        devices.push_back({{"address", pf},
+                           {"role", "pf"},
+                           {"driver", "ice"},
+                           {"desired_driver", ""},
+                           {"managed", false},
+                           {"pool", ""},
+                           {"num_vfs", 64},
+                           {"desired_vfs", blocked ? "32" : "64"},
+                           {"holders", json::array()},
+                           {"state", blocked ? "blocked" : "converged"},
+                           {"reason", blocked ? kLongReason : ""},
+                           {"physfn", ""}});
         for (unsigned v = 0; v < 64; ++v) {
             unsigned rid = ((0x20 + 2 * p) << 8) + 8 + v;
             std::string state = blocked ? "blocked" : (p == 1 && v < 16) ? "pending" : "converged";
-            std::string reason = blocked ? kLongReason : state == "pending" ? "VF has no driver: bind vfio-pci" : "";
-            devices.push_back({{"address", address(rid >> 8, (rid >> 3) & 0x1f, rid & 7)}, {"role", "vf"},
-                               {"driver", state == "pending" ? "" : "vfio-pci"}, {"desired_driver", "vfio-pci"},
-                               {"managed", false}, {"pool", v < 32 ? "gold" : "silver"}, {"num_vfs", 0},
-                               {"desired_vfs", ""}, {"holders", json::array()}, {"state", state},
-                               {"reason", reason}, {"physfn", pf}});
+            std::string reason = blocked              ? kLongReason
+                                 : state == "pending" ? "VF has no driver: bind vfio-pci"
+                                                      : "";
+            devices.push_back({{"address", address(rid >> 8, (rid >> 3) & 0x1f, rid & 7)},
+                               {"role", "vf"},
+                               {"driver", state == "pending" ? "" : "vfio-pci"},
+                               {"desired_driver", "vfio-pci"},
+                               {"managed", false},
+                               {"pool", v < 32 ? "gold" : "silver"},
+                               {"num_vfs", 0},
+                               {"desired_vfs", ""},
+                               {"holders", json::array()},
+                               {"state", state},
+                               {"reason", reason},
+                               {"physfn", pf}});
         }
     }
     return {{"manager",
-             {{"version", "0.1.0"}, {"state", "progressing"}, {"config_generation", 1}, {"config_valid", true},
-              {"config_error", ""}, {"config_files", {"/etc/hostdevd/10-bench.toml"}}, {"last_reconcile_usec", 1}}},
+             {{"version", "0.1.0"},
+              {"state", "progressing"},
+              {"config_generation", 1},
+              {"config_valid", true},
+              {"config_error", ""},
+              {"config_files", {"/etc/hostdevd/10-bench.toml"}},
+              {"last_reconcile_usec", 1}}},
             {"devices", devices},
             {"mdevs", json::array()},
             {"absent", json::array()},
@@ -85,11 +107,14 @@ TEST_CASE("status: 512 VFs fit a summary of at most 30 lines, each reason said o
         std::string text = render(d, detail);
         INFO(text);
         CHECK(lines(text) <= 30);
-        CHECK_THAT(text, Catch::Contains("520 devices (8 PFs with 512 VFs, 0 other): 65 blocked, 16 pending, 439 converged"));
+        CHECK_THAT(text,
+                   Catch::Contains(
+                       "520 devices (8 PFs with 512 VFs, 0 other): 65 blocked, 16 pending, 439 converged"));
         CHECK(occurrences(text, kLongReason) == 1);
-        CHECK_THAT(text, Catch::Contains("0000:20:00.0"));          // the PF roll-up
+        CHECK_THAT(text, Catch::Contains("0000:20:00.0")); // the PF roll-up
         // The objects of the reason, compressed: the PF and its VFs.
-        CHECK_THAT(text, Catch::Contains("blocked: 0000:20:00.0 and 64 of its VFs (0000:20:01.0 … 0000:20:08.7)"));
+        CHECK_THAT(text,
+                   Catch::Contains("blocked: 0000:20:00.0 and 64 of its VFs (0000:20:01.0 … 0000:20:08.7)"));
         CHECK_THAT(text, Catch::Contains("pending: 16 VFs of 0000:22:00.0 (0000:22:01.0 … 0000:22:02.7)"));
         CHECK_THAT(text, Catch::Contains("gold 32, silver 32"));
         CHECK_THAT(text, Catch::Contains("16 pending, 49 converged"));
@@ -141,8 +166,8 @@ TEST_CASE("status: filters select objects and decide the exit status") {
 TEST_CASE("status: the exit status follows the manager's state, and an invalid configuration is an error") {
     json d = big_host();
     const std::vector<std::pair<std::string, int>> table = {
-        {"converged", kExitOk},   {"starting", kExitPending}, {"progressing", kExitPending},
-        {"blocked", kExitBlocked}, {"degraded", kExitFailed}, {"invalid-config", kExitFailed}};
+        {"converged", kExitOk},    {"starting", kExitPending}, {"progressing", kExitPending},
+        {"blocked", kExitBlocked}, {"degraded", kExitFailed},  {"invalid-config", kExitFailed}};
     for (const auto& [state, expected] : table) {
         d["manager"]["state"] = state;
         CHECK(status_exit_status(d, {}) == expected);
@@ -152,5 +177,6 @@ TEST_CASE("status: the exit status follows the manager's state, and an invalid c
     d["manager"]["config_error"] = "/etc/hostdevd/10-nics.toml:3:1: unknown key `vfss`";
     CHECK(status_exit_status(d, {}) == kExitFailed);
     CHECK(status_exit_status(d, StatusFilter{{"0000:24:00.0"}, {}, {}}) == kExitFailed);
-    CHECK_THAT(render(d, StatusDetail::Summary), Catch::Contains("configuration error (previous one still in force)"));
+    CHECK_THAT(render(d, StatusDetail::Summary),
+               Catch::Contains("configuration error (previous one still in force)"));
 }

@@ -19,13 +19,15 @@ std::string manager_state(testing::BusClient& client) {
     return client.get_string("/io/hostdevd1", "io.hostdevd1.Manager", "State");
 }
 
-bool wait_state(testing::BusClient& client, const std::string& state, std::chrono::milliseconds timeout = 20s) {
+bool wait_state(testing::BusClient& client, const std::string& state,
+                std::chrono::milliseconds timeout = 20s) {
     return testing::wait_until([&] { return manager_state(client) == state; }, timeout);
 }
 
 // hostdevctl with the private bus of `bus` as its system bus.
 testing::Completed ctl(const testing::PrivateBus& bus, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"env", "DBUS_SYSTEM_BUS_ADDRESS=" + bus.address(), testing::hostdevctl()};
+    std::vector<std::string> argv = {"env", "DBUS_SYSTEM_BUS_ADDRESS=" + bus.address(),
+                                     testing::hostdevctl()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
 }
@@ -85,7 +87,8 @@ constexpr const char* kPf = "0000:3b:00.0"; // lab host: ens1f0, an X710 with SR
 
 } // namespace
 
-TEST_CASE("cli: plan exits 4 while apply would change something and 0 when converged and 3 when blocked", "[lab]") {
+TEST_CASE("cli: plan exits 4 while apply would change something and 0 when converged and 3 when blocked",
+          "[lab]") {
     ConfigDir conf;
     conf.write("10-vfs.toml", vfio_config(kPf, 4));
     auto plan = [&] { return run({testing::hostdevctl(), "plan", "--local", "--config-dir", conf.path()}); };
@@ -111,7 +114,8 @@ TEST_CASE("cli: plan exits 4 while apply would change something and 0 when conve
     CHECK(json.exit_code == 3); // the same status with --json
 }
 
-TEST_CASE("cli: status through the daemon: summary line and filters and exit status for blocked and invalid", "[lab]") {
+TEST_CASE("cli: status through the daemon: summary line and filters and exit status for blocked and invalid",
+          "[lab]") {
     ConfigDir conf;
     conf.copy_from(testing::source_dir() + "/examples/config/lab");
     testing::PrivateBus bus;
@@ -168,7 +172,8 @@ TEST_CASE("cli: status through the daemon: summary line and filters and exit sta
                                 Catch::Contains("30-bad.toml:3:"));
 }
 
-TEST_CASE("cli: a long local apply says what it waits for on a terminal and nothing more in a pipe", "[lab]") {
+TEST_CASE("cli: a long local apply says what it waits for on a terminal and nothing more in a pipe",
+          "[lab]") {
     ConfigDir conf;
     conf.write("10-vfs.toml", vfio_config(kPf, 4));
     const std::string numvfs = std::string("/sys/bus/pci/devices/") + kPf + "/sriov_numvfs";
@@ -200,7 +205,8 @@ TEST_CASE("cli: apply through the daemon follows it and shows progress and the r
     // silence and "state starting").
     testing::simhost_ctl({"fault", "block", "/sys/bus/pci/devices/0000:3b:02.0/driver_override", "6"});
     testing::Daemon daemon(bus, conf.path());
-    auto apply = on_terminal({"DBUS_SYSTEM_BUS_ADDRESS=" + bus.address()}, {"apply", "--config-dir", conf.path()});
+    auto apply =
+        on_terminal({"DBUS_SYSTEM_BUS_ADDRESS=" + bus.address()}, {"apply", "--config-dir", conf.path()});
     INFO(apply.out << apply.err << "\nhostdevd log:\n" << daemon.log());
     CHECK(apply.exit_code == 0);
     CHECK_THAT(apply.out, Catch::Contains("waiting for hostdevd ("));
@@ -225,7 +231,8 @@ TEST_CASE("cli: apply through the daemon exits 3 and says what is blocked and wh
     CHECK_THAT(apply.out, Catch::Contains("blocked: " + std::string(kPf)) && Catch::Contains("qemu-guest-7"));
 }
 
-TEST_CASE("cli: status of 512 VFs fits 30 lines with each reason once and the full table on request", "[host-8x64]") {
+TEST_CASE("cli: status of 512 VFs fits 30 lines with each reason once and the full table on request",
+          "[host-8x64]") {
     // bench/gen_host.py --pfs 8 --vfs 64: 8 E810-like PFs with 64 VFs each, all on vfio-pci.
     const std::string generated = HOSTDEVD_TEST_HOST_8X64_CONFIG;
     ConfigDir conf;
@@ -259,9 +266,13 @@ TEST_CASE("cli: status of 512 VFs fits 30 lines with each reason once and the fu
         INFO(summary.out);
         CHECK(summary.exit_code == 1); // a device failed
         CHECK(line_count(summary.out) <= 30);
-        CHECK_THAT(summary.out, Catch::Contains("520 devices (8 PFs with 512 VFs, 0 other): 1 failed, 63 pending, 456 converged"));
-        CHECK_THAT(summary.out, Catch::Contains("1 failed, 63 pending, 1 converged")); // PF 0000:20:00.0's row
-        CHECK_THAT(summary.out, Catch::Contains("pending: 63 VFs of 0000:20:00.0 (0000:20:01.1 … 0000:20:08.7)"));
+        CHECK_THAT(summary.out,
+                   Catch::Contains(
+                       "520 devices (8 PFs with 512 VFs, 0 other): 1 failed, 63 pending, 456 converged"));
+        CHECK_THAT(summary.out,
+                   Catch::Contains("1 failed, 63 pending, 1 converged")); // PF 0000:20:00.0's row
+        CHECK_THAT(summary.out,
+                   Catch::Contains("pending: 63 VFs of 0000:20:00.0 (0000:20:01.1 … 0000:20:08.7)"));
         CHECK(occurrences(summary.out, waiting) == 1);
     }
     auto full = ctl(bus, {"status", "--all", "--pf", "0000:20:00.0"});
