@@ -26,7 +26,10 @@ if dpkg-query -W -f='${Status}' hostdevd 2>/dev/null | grep -qv "not-installed";
     die "a hostdevd package is installed here; this test installs and purges one: remove it first"
 fi
 
-WORK=$(mktemp -d /tmp/hostdevd-deb-XXXXXX)
+# A fixed directory (the same compiler command lines every run, so ccache can answer); the test runs
+# alone (RUN_SERIAL), and a directory left by an interrupted run is replaced.
+WORK=${TMPDIR:-/tmp}/hostdevd-deb-test
+rm -rf "$WORK" && mkdir -p "$WORK" || die "cannot create $WORK"
 POLICY=/usr/sbin/policy-rc.d
 OWN_POLICY=0
 INSTALLED=0
@@ -90,7 +93,7 @@ for f in /usr/sbin/hostdevd /usr/bin/hostdevctl /lib/systemd/system/hostdevd.ser
     /usr/share/dbus-1/system-services/io.hostdevd1.service /usr/share/dbus-1/interfaces/io.hostdevd1.xml \
     /etc/hostdevd/00-example.toml /usr/share/man/man8/hostdevd.8.gz /usr/share/man/man8/hostdevctl.8.gz \
     /usr/share/man/man5/hostdevd.toml.5.gz /usr/share/bash-completion/completions/hostdevctl \
-    /usr/share/doc/hostdevd/README.md /usr/share/doc/hostdevd/copyright /usr/share/doc/hostdevd/examples/lab/10-nics.toml; do
+    /usr/share/doc/hostdevd/README.md.gz /usr/share/doc/hostdevd/copyright /usr/share/doc/hostdevd/examples/lab/10-nics.toml; do
     dpkg -L hostdevd | grep -qx "$f" || { say "FAIL: the package does not install $f"; fail=1; }
 done
 # User docs only: no developer material.
