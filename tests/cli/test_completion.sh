@@ -85,9 +85,11 @@ mkdir -m 755 "$WORK/conf" && cp "$SRC"/examples/config/lab/*.toml "$WORK/conf/" 
 export DBUS_SYSTEM_BUS_ADDRESS
 "$HOSTDEVD" --config-dir "$WORK/conf" 2>"$WORK/hostdevd.log" &
 DAEMON_PID=$!
-for _ in $(seq 100); do # until the daemon owns its name (10 s at most)
-    busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus NameHasOwner s io.hostdevd1 2>/dev/null |
-        grep -q true && break
+# Until the daemon has published its first pass (the devices and their pools): State converged, 30 s at
+# most.
+for _ in $(seq 300); do
+    busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager State 2>/dev/null | grep -q '"converged"' &&
+        break
     sleep 0.1
 done
 expect "hostdevctl status --pool g" gold
