@@ -51,7 +51,8 @@ snapshot() {
 # 1. Build from a copy of the tree (the sources as they are, without build trees or git data).
 TREE=$WORK/hostdevd-0.1.0
 mkdir -p "$TREE"
-tar -C "$SRC" --exclude='./build*' --exclude=./.git --exclude=./.cache -cf - . | tar -C "$TREE" -xf -
+tar -C "$SRC" --exclude='./build*' --exclude=./.git --exclude=./.cache --exclude='./obj-*' \
+    --exclude=./debian/hostdevd --exclude=./debian/.debhelper -cf - . | tar -C "$TREE" -xf -
 start=$(date +%s)
 # ccache, when this machine has it, makes rebuilds cheap; the package does not need it.
 CC_PATH=""
