@@ -2,9 +2,8 @@
 
 #include "hostdevd1-proxy.h"
 
-#include <chrono>
+#include <poll.h>
 #include <sdbus-c++/sdbus-c++.h>
-#include <thread>
 
 namespace hostdevd {
 
@@ -13,13 +12,27 @@ namespace {
 constexpr const char* kBusName = "io.hostdevd1";
 constexpr const char* kManagerPath = "/io/hostdevd1";
 
-class ManagerProxy final : public sdbus::ProxyInterfaces<io::hostdevd1::Manager_proxy> {
+uint64_t realtime_usec() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The Manager with its signals. The connection is not run by a thread of sdbus-c++: wait_for_news()
+// polls its fd and dispatches on the caller's thread, so the handlers below need no lock.
+class ManagerProxy final
+    : public sdbus::ProxyInterfaces<io::hostdevd1::Manager_proxy, sdbus::Properties_proxy> {
 public:
     ManagerProxy(sdbus::IConnection& bus) : ProxyInterfaces(bus, kBusName, kManagerPath) { registerProxy(); }
     ~ManagerProxy() { unregisterProxy(); }
+    bool news = false; // a Reconciled signal or a Manager property change arrived
 
 private:
-    void onReconciled(const uint64_t&, const std::string&) override {}
+    void onReconciled(const uint64_t&, const std::string&) override { news = true; }
+    void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
+                             const std::vector<std::string>&) override {
+        news = true;
+    }
 };
 
 class BusDaemonClient final : public DaemonClient {
@@ -28,34 +41,57 @@ public:
 
     nlohmann::json describe() override { return nlohmann::json::parse(proxy_.Describe()); }
 
-    std::vector<PlanRow> plan() override {
-        std::vector<PlanRow> rows;
-        for (const auto& r : proxy_.Plan())
-            rows.emplace_back(r.get<0>(), r.get<1>(), r.get<2>(), r.get<3>(), r.get<4>());
-        return rows;
-    }
-
-    std::string reload_and_reconcile(int timeout_ms) override {
+    nlohmann::json reload_and_follow(std::chrono::milliseconds timeout,
+                                     const std::function<void(const nlohmann::json&)>& on_update) override {
+        const uint64_t asked_at = realtime_usec();
         try {
             proxy_.Reload();
             proxy_.Reconcile();
         } catch (const sdbus::Error& e) {
             throw std::runtime_error(e.getMessage() + " (" + e.getName() + ")");
         }
-        // The daemon applies wave by wave on its own; wait for it to settle.
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        std::string state;
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
-            state = proxy_.State();
-            if (state != "starting" && state != "progressing")
-                return state;
-            if (std::chrono::steady_clock::now() >= deadline)
-                return state;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            proxy_.news = false;
+            nlohmann::json d = describe();
+            on_update(d);
+            const auto& m = d.at("manager");
+            const std::string state = m.at("state");
+            if (m.at("last_reconcile_usec").get<uint64_t>() >= asked_at && state != "starting" &&
+                state != "progressing")
+                return d;
+            auto now = std::chrono::steady_clock::now();
+            if (now >= deadline)
+                return d;
+            wait_for_news(
+                std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::seconds(1)));
         }
     }
 
 private:
+    // Dispatches incoming messages until a Reconciled signal or a Manager property change arrived, or
+    // `limit` passed.
+    void wait_for_news(std::chrono::steady_clock::duration limit) {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            while (bus_->processPendingRequest())
+                if (proxy_.news)
+                    return;
+            if (proxy_.news)
+                return;
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return;
+            auto poll_data = bus_->getEventLoopPollData();
+            pollfd fd{poll_data.fd, poll_data.events, 0};
+            int wait_ms = static_cast<int>(left.count()) + 1;
+            if (auto bus_timeout = poll_data.getRelativeTimeout())
+                wait_ms = std::min<int>(wait_ms, static_cast<int>(bus_timeout->count() / 1000) + 1);
+            ::poll(&fd, 1, wait_ms);
+        }
+    }
+
     std::unique_ptr<sdbus::IConnection> bus_;
     ManagerProxy proxy_;
 };

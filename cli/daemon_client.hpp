@@ -2,11 +2,12 @@
 // and `apply` go through it instead of racing it with writes of their own.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 namespace hostdevd {
@@ -18,11 +19,15 @@ public:
     virtual ~DaemonClient() = default;
 
     virtual nlohmann::json describe() = 0; // Describe()
-    using PlanRow = std::tuple<std::string, std::string, std::string, std::string, std::string>;
-    virtual std::vector<PlanRow> plan() = 0; // Plan()
-    // Reload() then Reconcile(), then waits (up to `timeout_ms`) until the manager leaves `starting`/
-    // `progressing`. Throws std::runtime_error with the daemon's error text (InvalidConfig, AccessDenied).
-    virtual std::string reload_and_reconcile(int timeout_ms) = 0;
+    // Reload() then Reconcile(), then follows the daemon until a pass that began after the call has
+    // settled: the Manager's LastReconcileUSec is later than the call and its State is neither
+    // `starting` nor `progressing` (dbus.md). It wakes on the Reconciled signal and on the Manager's
+    // PropertiesChanged, and at least every second so that `on_update` (called with every fresh
+    // Describe()) can keep a progress display current. Returns the last Describe(), settled or not when
+    // `timeout` passed. Throws std::runtime_error with the daemon's error text (InvalidConfig,
+    // AccessDenied).
+    virtual nlohmann::json reload_and_follow(std::chrono::milliseconds timeout,
+                                             const std::function<void(const nlohmann::json&)>& on_update) = 0;
 };
 
 } // namespace hostdevd

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs, with apt, everything hostdevd needs to build, test and run its demo on Debian 12.
+# Installs, with apt, everything hostdevd needs to build, test and run its demo on Debian 12, and to
+# build its Debian package (debian/control's Build-Depends are a subset of this list).
 # Idempotent: does nothing when every package is already installed. Uses sudo when not root.
 set -eu
 
@@ -7,7 +8,8 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang \
   libudev-dev libsystemd-dev libfuse3-dev fuse3 libtomlplusplus-dev libsdbus-c++-dev libsdbus-c++-bin \
   libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev uuid-dev \
   udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd \
-  qemu-system-x86 busybox-static xz-utils"
+  qemu-system-x86 busybox-static xz-utils \
+  scdoc bash-completion man-db bsdextrautils dpkg-dev debhelper lintian"
 
 missing=""
 for p in $PACKAGES; do

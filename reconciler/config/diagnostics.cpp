@@ -1,5 +1,6 @@
 #include "config/diagnostics.hpp"
 
+#include "common/closest_match.hpp"
 #include "config/value_syntax.hpp"
 
 #include <algorithm>
@@ -16,30 +17,6 @@ std::string ConfigDiagnostic::str() const {
 } // namespace hostdevd
 
 namespace hostdevd::config_detail {
-
-namespace {
-
-char lower(char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-// Levenshtein distance, case-insensitive. Keys are short, so the O(n*m) table is cheap.
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> previous(b.size() + 1), current(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-        previous[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        current[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t substitute = previous[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
-            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitute});
-        }
-        std::swap(previous, current);
-    }
-    return previous[b.size()];
-}
-
-} // namespace
 
 std::string key_name(std::string_view key) {
     // Quoted TOML keys may hold anything; show odd ones escaped rather than raw in a terminal.
@@ -87,19 +64,7 @@ std::string describe_type(const toml::node& node) {
 }
 
 std::string closest_key(std::string_view unknown, const std::vector<std::string_view>& known) {
-    // Very long keys are never a typo of ours; skip the quadratic distance for them (fuzzer input).
-    if (unknown.size() > 64)
-        return {};
-    std::string_view best;
-    size_t best_distance = 3;
-    for (auto candidate : known) {
-        size_t distance = edit_distance(unknown, candidate);
-        if (distance < best_distance && distance < candidate.size()) {
-            best = candidate;
-            best_distance = distance;
-        }
-    }
-    return std::string(best);
+    return closest_match(unknown, known);
 }
 
 bool check_known_keys(const toml::table& table, const std::vector<std::string_view>& known,

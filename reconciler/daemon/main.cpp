@@ -12,11 +12,14 @@
 namespace {
 
 const char* const kUsage = R"(usage: hostdevd [--config-dir DIR] [--debug]
+       hostdevd --version
 
 Keeps SR-IOV VFs, driver bindings, mdevs and vGPU profiles as /etc/hostdevd/*.toml says, without ever
 disrupting a device in use, and reports on the system bus as io.hostdevd1.
   --config-dir DIR   configuration directory (default /etc/hostdevd)
   --debug            log every uevent and decision
+  --version          print the version
+See hostdevd(8), hostdevctl(8) and hostdevd.toml(5).
 )";
 
 } // namespace
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
         {"config-dir", required_argument, nullptr, 'c'},
         {"debug", no_argument, nullptr, 'd'},
         {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'v'},
         {nullptr, 0, nullptr, 0},
     };
     opterr = 0;
@@ -46,6 +50,9 @@ int main(int argc, char** argv) {
             break;
         case 'h':
             std::cout << kUsage;
+            return 0;
+        case 'v':
+            std::cout << "hostdevd " << HOSTDEVD_VERSION << '\n';
             return 0;
         default:
             std::cerr << "hostdevd: bad option " << argv[optind - 1] << "\n" << kUsage;

@@ -16,7 +16,7 @@ expect 2 "unknown command 'frobnicate'" -- frobnicate
 expect 2 "--config-dir needs a value" -- plan --config-dir
 expect 2 "unknown option --bogus" -- --bogus plan
 expect 2 "unexpected argument 'extra'" -- apply extra
-expect 2 "validate has no --json output" -- validate --json
+expect 2 "import-mdevctl has no --json option" -- import-mdevctl --json
 expect 0 "usage: hostdevctl COMMAND" -- --help
 expect 1 "/nonexistent-hostdevd: configuration directory does not exist" -- validate --config-dir /nonexistent-hostdevd
 DIR=$(mktemp -d)

@@ -36,7 +36,8 @@ nlohmann::json device(const nlohmann::json& devices, const std::string& address)
 nlohmann::json plan_json(const ConfigDir& conf) {
     auto c = run({testing::hostdevctl(), "plan", "--json", "--config-dir", conf.path()});
     INFO(c.err);
-    REQUIRE(c.exit_code == 0);
+    // 0 nothing to do, 3 only blocked/waiting/invalid left, 4 safe actions pending (exit_codes.hpp).
+    REQUIRE((c.exit_code == 0 || c.exit_code == 3 || c.exit_code == 4));
     return nlohmann::json::parse(c.out);
 }
 

@@ -10,8 +10,20 @@ fail=0
 for f in usr/sbin/hostdevd usr/bin/hostdevctl lib/systemd/system/hostdevd.service \
          lib/udev/rules.d/70-hostdevd.rules usr/share/dbus-1/system.d/io.hostdevd1.conf \
          usr/share/dbus-1/system-services/io.hostdevd1.service usr/share/dbus-1/interfaces/io.hostdevd1.xml \
-         usr/share/doc/hostdevd/README.md usr/share/doc/hostdevd/examples/lab/10-nics.toml etc/hostdevd; do
+         usr/share/doc/hostdevd/README.md usr/share/doc/hostdevd/examples/lab/10-nics.toml etc/hostdevd \
+         usr/share/man/man8/hostdevd.8 usr/share/man/man8/hostdevctl.8 usr/share/man/man5/hostdevd.toml.5 \
+         usr/share/bash-completion/completions/hostdevctl; do
     if [ ! -e "$DEST/$f" ]; then echo "missing: /$f"; fail=1; fi
+done
+# User documentation only (issue 18): no developer material, and no reference to a document that is
+# not installed (a `name.md` or a relative link must exist next to the installed file).
+for dev in simhost.md simhost-hosts.md fuzzing.md vm-tier.md benchmarks.md device-breadth.md; do
+    [ ! -e "$DEST/usr/share/doc/hostdevd/$dev" ] || { echo "developer doc installed: $dev"; fail=1; }
+done
+for doc in $(find "$DEST/usr/share/doc/hostdevd" -name '*.md'); do
+    for ref in $(grep -o -e '](\([^)#:]*\))' -e '`[A-Za-z0-9_./-]*\.md`' "$doc" | sed -e 's/^](//' -e 's/)$//' -e 's/`//g'); do
+        [ -e "$(dirname "$doc")/$ref" ] || { echo "${doc#$DEST}: refers to $ref, which is not installed"; fail=1; }
+    done
 done
 unit=$DEST/lib/systemd/system/hostdevd.service
 grep -q '^ExecStart=/usr/sbin/hostdevd$' "$unit" || { echo "ExecStart does not name /usr/sbin/hostdevd"; fail=1; }
