@@ -164,7 +164,7 @@ TEST_CASE("a blocked object is logged once, with its holders, however many passe
     CHECK(journal.update(v, nullptr).empty());
 }
 
-TEST_CASE("objects that go pending then converged are logged converged; unchanged keys are not looked at") {
+TEST_CASE("objects that go pending then converged are logged converged and keys not re-derived are not looked at") {
     StateJournal journal;
     Views v;
     v.devices["0000:3b:02.0"] = device("0000:3b:02.0", "pending", "no driver bound");

@@ -52,8 +52,13 @@ security_figure() {
     fact security "$figure"
 }
 
-# ready_seconds: when hostdevd became active (READY=1 for Type=notify), in seconds since boot.
-ready_seconds() { usec_to_s "$(unit_prop "$UNIT" ActiveEnterTimestampMonotonic)"; }
+# ready_seconds: when hostdevd became active (READY=1 for Type=notify), in seconds since the kernel
+# started, and since systemd did (the guest's own setup before systemd is not part of a real boot).
+ready_seconds() {
+    ready=$(unit_prop "$UNIT" ActiveEnterTimestampMonotonic)
+    pid1=$(systemctl show -p UserspaceTimestampMonotonic --value)
+    echo "$(usec_to_s "$ready") s after boot, $(usec_to_s "$((ready - pid1))") s after systemd started"
+}
 
 # ---- hostdevd's view over D-Bus (busctl prints `s "converged"`, `u 2`: the value part only)
 device_prop() { busctl get-property io.hostdevd1 "$(device_path "$1")" io.hostdevd1.Device "$2" 2>&1 | cut -d' ' -f2-; }

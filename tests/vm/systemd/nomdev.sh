@@ -37,7 +37,7 @@ step "1. boot"
 [ "$(systemctl is-enabled $UNIT 2>&1)" = disabled ] || fail "hostdevd is $(systemctl is-enabled $UNIT 2>&1), expected installed but not enabled"
 wait_until 120 "hostdevd.service active (pulled in by udev for $PF)" unit_state_is $UNIT active
 ready_us=$(unit_prop $UNIT ActiveEnterTimestampMonotonic)
-fact boot.ready "hostdevd READY $(usec_to_s "$ready_us") s after boot (started by udev, not enabled)"
+fact boot.ready "hostdevd READY $(ready_seconds) (started by udev, not enabled)"
 activations=$(journalctl -q -b -u dbus.service -o cat | grep -c "name='io.hostdevd1'")
 [ "$activations" = 0 ] || fail "hostdevd was D-Bus activated at boot; this check is about udev"
 # READY came once the configured state was reached: both VF binds were applied before it.
