@@ -21,79 +21,64 @@ std::string device_line(const std::string& device, const std::string& action, co
     return "device=" + device + (action.empty() ? "" : " action=" + action) + " " + what;
 }
 
+Event event(Kind kind, Priority priority, const std::string& device, const std::string& action,
+            const std::string& verdict, const std::string& message) {
+    return Event{kind, priority, device, action, verdict, message, {}};
+}
+
+// The VFs a sriov_numvfs action destroyed: on a PF with VFs its first write is 0 (iov.c refuses N -> M),
+// and once that went through every VF the PF had is gone, whatever happened to the next write.
+void destroyed_vfs(const Action& action, const ActionResult& result, const ObservedState& before,
+                   std::vector<Event>& events) {
+    const PciDevice* pf = before.find(action.object);
+    if (action.kind != ActionKind::SetNumVfs || result.writes_done == 0 || !pf || pf->num_vfs == 0)
+        return;
+    for (const std::string& vf : pf->vfs) {
+        events.push_back(event(Kind::Destroyed, Priority::Notice, vf, action.summary, "destroyed",
+                               device_line(vf, "", "destroyed by " + action.object + " " + action.summary)));
+        events.back().fields = {{"pf", action.object}};
+    }
+}
+
 } // namespace
 
 std::vector<Event> action_events(const Action& action, const ActionResult& result,
                                  const ObservedState& before) {
     std::vector<Event> events;
     const std::string& device = action.object;
+    const std::string& summary = action.summary;
     switch (result.outcome) {
-    case ActionOutcome::Ok: {
-        events.push_back({Kind::Applied,
-                          Priority::Info,
-                          device,
-                          action.summary,
-                          "applied",
-                          device_line(device, action.summary, "applied"),
-                          {{"source", action.source}}});
+    case ActionOutcome::Ok:
+        events.push_back(event(Kind::Applied, Priority::Info, device, summary, "applied",
+                               device_line(device, summary, "applied")));
+        events.back().fields = {{"source", action.source}};
         // What the writes destroyed, one event per device, so each one's history ends with it.
-        if (action.kind == ActionKind::SetNumVfs) {
-            // Any sriov_numvfs write on a PF with VFs goes through 0 (iov.c): every VF it had is gone.
-            if (const PciDevice* pf = before.find(device); pf && pf->num_vfs > 0)
-                for (const std::string& vf : pf->vfs)
-                    events.push_back({Kind::Destroyed,
-                                      Priority::Notice,
-                                      vf,
-                                      action.summary,
-                                      "destroyed",
-                                      device_line(vf, "", "destroyed by " + device + " " + action.summary),
-                                      {{"pf", device}}});
-        } else if (action.kind == ActionKind::RemoveMdev) {
-            events.push_back({Kind::Destroyed,
-                              Priority::Notice,
-                              device,
-                              action.summary,
-                              "destroyed",
-                              device_line(device, action.summary, "destroyed"),
-                              {}});
-        } else if (action.kind == ActionKind::SetVgpu && !action.writes.empty() &&
-                   action.writes.front().value == "0") {
-            events.push_back({Kind::Destroyed,
-                              Priority::Notice,
-                              device,
-                              action.summary,
-                              "destroyed",
-                              device_line(device, action.summary, "vGPU destroyed"),
-                              {}});
-        }
+        destroyed_vfs(action, result, before, events);
+        if (action.kind == ActionKind::RemoveMdev)
+            events.push_back(event(Kind::Destroyed, Priority::Notice, device, summary, "destroyed",
+                                   device_line(device, summary, "destroyed")));
+        if (action.kind == ActionKind::SetVgpu && !action.writes.empty() &&
+            action.writes.front().value == "0")
+            events.push_back(event(Kind::Destroyed, Priority::Notice, device, summary, "destroyed",
+                                   device_line(device, summary, "vGPU destroyed")));
         break;
-    }
-    case ActionOutcome::Failed: {
-        Event e{Kind::Failed,
-                Priority::Err,
-                device,
-                action.summary,
-                "failed",
-                device_line(device, action.summary, "failed: " + result.message),
-                {{"source", action.source}}};
+    case ActionOutcome::Failed:
+        events.push_back(event(Kind::Failed, Priority::Err, device, summary, "failed",
+                               device_line(device, summary, "failed: " + result.message)));
+        events.back().fields = {{"source", action.source}};
         if (result.failed_write)
-            e.fields.push_back(
+            events.back().fields.push_back(
                 {"write", "/sys/" + result.failed_write->path + "=" + result.failed_write->value});
         if (result.error)
-            e.fields.push_back({"errno", std::to_string(result.error)});
-        events.push_back(std::move(e));
+            events.back().fields.push_back({"errno", std::to_string(result.error)});
+        destroyed_vfs(action, result, before, events); // the 0 went through, then a write failed
         break;
-    }
     case ActionOutcome::Blocked:
         // Found in use by the re-check right before the write: nothing was written. The next pass plans
-        // it as blocked, and StateJournal logs that once, with the holders.
-        events.push_back({Kind::Blocked,
-                          Priority::Info,
-                          device,
-                          action.summary,
-                          "blocked",
-                          device_line(device, action.summary, "not applied: in use (" + result.message + ")"),
-                          {{"holders", join(result.holders, "; ")}}});
+        // it as blocked, and StateJournal logs that (warning) once, with the holders.
+        events.push_back(event(Kind::Blocked, Priority::Info, device, summary, "blocked",
+                               device_line(device, summary, "not applied: in use (" + result.message + ")")));
+        events.back().fields = {{"holders", join(result.holders, "; ")}};
         break;
     }
     return events;

@@ -57,6 +57,7 @@ TEST_CASE("an applied action is logged at info with its device, action and sourc
     Action a = numvfs("sriov_numvfs 0 -> 2", "2");
     ActionResult r;
     r.outcome = ActionOutcome::Ok;
+    r.writes_done = 1;
     auto events = action_events(a, r, pf_with_vfs(0));
     REQUIRE(events.size() == 1); // 0 -> 2 destroys nothing
     CHECK(events[0].kind == Kind::Applied);
@@ -73,6 +74,7 @@ TEST_CASE("a VF-count change through 0 logs every VF it destroyed, one event per
     a.writes.push_back({"bus/pci/devices/0000:3b:00.0/sriov_numvfs", "1"});
     ActionResult r;
     r.outcome = ActionOutcome::Ok;
+    r.writes_done = 2;
     auto events = action_events(a, r, pf_with_vfs(2));
     REQUIRE(events.size() == 3);
     CHECK(events[0].kind == Kind::Applied);
@@ -83,6 +85,19 @@ TEST_CASE("a VF-count change through 0 logs every VF it destroyed, one event per
         CHECK(field(events[i], "pf") == kPf);
     }
     CHECK(events[2].message == "device=0000:3b:02.1 destroyed by 0000:3b:00.0 sriov_numvfs 2 -> 0 -> 1");
+
+    // The 0 went through and the 1 failed: the VFs are gone all the same, and the journal says so.
+    r.outcome = ActionOutcome::Failed;
+    r.writes_done = 1;
+    r.message = "write \"1\" failed: ENOMEM";
+    events = action_events(a, r, pf_with_vfs(2));
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].kind == Kind::Failed);
+    CHECK(events[1].kind == Kind::Destroyed);
+    CHECK(events[2].kind == Kind::Destroyed);
+    // The 0 itself failed: nothing was destroyed.
+    r.writes_done = 0;
+    CHECK(action_events(a, r, pf_with_vfs(2)).size() == 1);
 }
 
 TEST_CASE("an mdev removal and a vGPU clear are logged as destroyed") {
@@ -164,7 +179,8 @@ TEST_CASE("a blocked object is logged once, with its holders, however many passe
     CHECK(journal.update(v, nullptr).empty());
 }
 
-TEST_CASE("objects that go pending then converged are logged converged and keys not re-derived are not looked at") {
+TEST_CASE(
+    "objects that go pending then converged are logged converged and keys not re-derived are not looked at") {
     StateJournal journal;
     Views v;
     v.devices["0000:3b:02.0"] = device("0000:3b:02.0", "pending", "no driver bound");
