@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "daemon/journal.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
 #include "report/json.hpp"
@@ -79,7 +80,7 @@ int Daemon::run() {
     // Configuration first: an invalid one at start still lets the daemon report why over D-Bus.
     std::string error;
     if (!load_config(error))
-        spdlog::error("configuration invalid: {}", error);
+        log_invalid_config("configuration invalid; nothing will be changed until it is fixed", error);
 
     // The udev monitor is set up before the first observation so that nothing happening in between is lost.
     udev_ = udev_new();
@@ -111,10 +112,20 @@ int Daemon::run() {
     uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
         ping_watchdog(std::chrono::milliseconds(watchdog_usec / 2000));
+    // The bound on READY=1 (docs/daemon.md, systemd): a device that never gets its driver cannot hold the
+    // boot; what was still outstanding is logged.
+    started_ = EventLoop::Clock::now();
     loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout), [this] {
-        if (!ready_sent_)
-            spdlog::warn("first reconcile has not settled after {} s; reporting ready anyway",
-                         options_.ready_timeout.count());
+        if (ready_sent_)
+            return;
+        std::string outstanding;
+        for (const auto& a : plan().actions)
+            if (a.verdict == Verdict::Waiting || a.verdict == Verdict::Safe)
+                outstanding += (outstanding.empty() ? "" : "; ") + a.object + " " + a.summary + " (" +
+                               std::string(to_string(a.verdict)) + ": " + a.reason + ")";
+        spdlog::warn("ready: the configured state was not reached within --ready-timeout {} s; reporting "
+                     "ready anyway. Outstanding: {}",
+                     options_.ready_timeout.count(), outstanding.empty() ? "a wave of writes" : outstanding);
         notify_ready_once();
     });
 
@@ -156,7 +167,8 @@ void Daemon::reload() {
     bool ok = load_config(error);
     publish();
     if (!ok) {
-        spdlog::error("reload failed, keeping configuration generation {}: {}", generation_, error);
+        log_invalid_config("reload failed, keeping configuration generation " + std::to_string(generation_),
+                           error);
         throw sdbus::Error("io.hostdevd1.Error.InvalidConfig", config_error_);
     }
     request_pass(std::chrono::milliseconds(0));
@@ -282,7 +294,14 @@ void Daemon::pass() {
             backoff_.failed(key, now);
             failures_[a->object] =
                 ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
-            spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
+            journal::log(
+                {journal::Kind::Failed,
+                 journal::Priority::Warning,
+                 a->object,
+                 a->summary,
+                 "no-effect",
+                 "device=" + a->object + " action=" + a->summary + " had no effect; retrying in back-off",
+                 {{"source", a->source}}});
             continue;
         }
         if (backoff_.allowed(key, now)) {
@@ -293,8 +312,14 @@ void Daemon::pass() {
             failures_[a->object] =
                 ObjectFailure{a->summary + ": something else keeps undoing this; re-applying with back-off"};
             if (flap_reported_.insert(key).second)
-                spdlog::warn("device={} action={} keeps being undone by something else; backing off",
-                             a->object, a->summary);
+                journal::log({journal::Kind::Undone,
+                              journal::Priority::Warning,
+                              a->object,
+                              a->summary,
+                              "undone",
+                              "device=" + a->object + " action=" + a->summary +
+                                  " keeps being undone by something else; backing off",
+                              {{"source", a->source}}});
         }
     }
     applied_last_wave_.clear();
@@ -303,6 +328,11 @@ void Daemon::pass() {
 
     starting_ = starting_ && !wave.empty();
     const bool settled = wave.empty();
+    // READY=1 (docs/daemon.md): nothing left to apply now, and nothing that will become possible by
+    // itself (a PF whose driver is still probing, a module still loading, mdev types not registered yet).
+    bool waiting = false;
+    for (const auto& a : plan().actions)
+        waiting = waiting || a.verdict == Verdict::Waiting;
     if (!settled) {
         // The writes start first and the status is published while they run: publishing reads only the
         // loop thread's state, and on a large host it takes a while.
@@ -317,7 +347,7 @@ void Daemon::pass() {
     }
     publish();
     watch_blocked_holders();
-    if (settled)
+    if (settled && !waiting)
         notify_ready_once();
 }
 
@@ -335,20 +365,19 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
             backoff_.succeeded(key, now);
             applied_last_wave_.insert(effect_key(wave[i]));
             failures_.erase(wave[i].object);
-            spdlog::info("device={} action={} applied", wave[i].object, wave[i].summary);
             break;
         case ActionOutcome::Blocked:
             // The in-use check right before the write found a holder: not a failure, the next pass plans
             // it as blocked with the holder.
-            spdlog::info("device={} action={} not applied: in use ({})", wave[i].object, wave[i].summary,
-                         r.message);
             break;
         case ActionOutcome::Failed:
             backoff_.failed(key, now);
             failures_[wave[i].object] = ObjectFailure{r.message};
-            spdlog::warn("device={} action={} failed: {}", wave[i].object, wave[i].summary, r.message);
             break;
         }
+        // observed_ is still the observation the wave was planned from: it names what a write destroyed.
+        for (const journal::Event& e : action_events(wave[i], r, observed_))
+            journal::log(e);
     }
     for (const auto& a : wave)
         mark_dirty(a.object); // an mdev UUID or a module name means a full refresh
@@ -418,6 +447,9 @@ void Daemon::publish() {
     bool changed = false;
     if (publisher_)
         changed = rebuilt ? publisher_->publish(m, views_) : publisher_->publish(m, views_, unpublished_);
+    // Journal: objects that became blocked (once per reason) or converged since the last publish.
+    for (const journal::Event& e : state_journal_.update(views_, rebuilt ? nullptr : &unpublished_))
+        journal::log(e);
     views_stale_ = false;
     unpublished_.clear();
     published_failures_ = failures_;
@@ -434,7 +466,19 @@ void Daemon::notify_ready_once() {
     starting_ = false;
     publish();
     sd_notify(0, "READY=1");
-    spdlog::info("ready: first reconcile finished, state {}", manager_view().state);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::Clock::now() - started_).count();
+    spdlog::info("ready: state {} after {}.{:03} s", manager_view().state, ms / 1000, ms % 1000);
+}
+
+void Daemon::log_invalid_config(const std::string& what, const std::string& errors) {
+    journal::log({journal::Kind::ConfigInvalid,
+                  journal::Priority::Err,
+                  "",
+                  "",
+                  "invalid-config",
+                  what + ": " + errors,
+                  {{"config_dir", options_.config_dir}, {"config_error", config_error_}}});
 }
 
 void Daemon::notify_status() {

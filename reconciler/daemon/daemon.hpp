@@ -8,6 +8,7 @@
 #include "daemon/apply_worker.hpp"
 #include "daemon/backoff.hpp"
 #include "daemon/bus_objects.hpp"
+#include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
@@ -40,7 +41,7 @@ struct DaemonOptions {
     std::chrono::milliseconds debounce{20};          // coalesce a burst of uevents into one pass
     std::chrono::milliseconds max_debounce{250};     // ...but never delay a pass longer than this
     std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
-    std::chrono::seconds ready_timeout{120};         // READY=1 at the latest after this
+    std::chrono::seconds ready_timeout{60};          // READY=1 at the latest after this (--ready-timeout)
     std::chrono::milliseconds blocked_recheck{2000}; // while blocked: look at the holders again this often
 };
 
@@ -76,6 +77,7 @@ private:
     void check_stuck_write();
     void publish();
     void notify_ready_once();
+    void log_invalid_config(const std::string& what, const std::string& errors);
     void notify_status();
     void ping_watchdog(std::chrono::milliseconds interval);
     void watch_blocked_holders();
@@ -113,6 +115,8 @@ private:
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already
     bool starting_ = true;
     bool ready_sent_ = false;
+    EventLoop::Clock::time_point started_{};
+    StateJournal state_journal_; // what the journal was last told about each object
     uint64_t last_reconcile_usec_ = 0;
 
     // What the next pass must re-read: device addresses the events pointed at, or everything.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -29,11 +30,14 @@ TEST_CASE("daemon: a write blocked for over two minutes", "[lab]") {
 
     std::vector<std::chrono::nanoseconds> latencies;
     std::string reason;
+    size_t answered_after_the_write = 0;
     auto until = std::chrono::steady_clock::now() + 125s;
     while (std::chrono::steady_clock::now() < until) {
         auto t0 = std::chrono::steady_clock::now();
         std::string s = state();
         latencies.push_back(std::chrono::steady_clock::now() - t0);
+        // The write still in the kernel once the answer is in: the VF has no driver yet.
+        answered_after_the_write += std::filesystem::exists("/sys/bus/pci/devices/0000:3b:02.3/driver");
         if (s == "failed")
             reason = client.get_string(vf, "io.hostdevd1.Device", "Reason");
         std::this_thread::sleep_for(250ms); // pacing the probe over two minutes
@@ -44,10 +48,9 @@ TEST_CASE("daemon: a write blocked for over two minutes", "[lab]") {
     auto p99 = std::chrono::duration_cast<std::chrono::milliseconds>(latencies[latencies.size() * 99 / 100]);
     auto worst = std::chrono::duration_cast<std::chrono::milliseconds>(latencies.back());
     INFO(latencies.size() << " reads, p99 " << p99.count() << " ms, worst " << worst.count() << " ms");
-    // Every read is answered while the write sits in the kernel for 130 s: none waits behind it. (The
-    // latency figure itself is asserted by the 10 s test and measured by benchmark B8; over two minutes
-    // on a shared machine only "not stalled" is a fair pass/fail line.)
-    CHECK(worst.count() < 2000);
+    // Every read is answered while the write sits in the kernel for 130 s: none waits behind it. Decided
+    // by the order of events, not by a latency bound (the figures are measured by benchmark B8).
+    CHECK(answered_after_the_write == 0);
     // One write to that device in flight the whole time, none started beside it.
     auto log = testing::write_log();
     size_t to_device = 0;

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -60,15 +62,27 @@ DeviceSpec spec(const std::string& driver, int group = -1, uint16_t vendor = 0x8
 }
 
 // Records every path the read helpers touch while alive (from every reader thread: parallel_read.hpp).
+// With `meet` > 1 it is also a barrier: the first reads wait (10 s at most) until `meet` different
+// threads are reading, so "the reads are spread over threads" does not depend on how the threads happen
+// to be scheduled (on a loaded machine the calling thread can otherwise finish alone).
 struct ReadRecorder {
     std::vector<std::string> paths;
     std::set<std::thread::id> threads;
     std::mutex mutex;
-    ReadRecorder() {
-        set_io_observer([this](IoKind, const std::string& path) {
-            std::lock_guard lock(mutex);
+    std::condition_variable joined;
+    bool met = false;
+    explicit ReadRecorder(size_t meet = 0) {
+        set_io_observer([this, meet](IoKind, const std::string& path) {
+            std::unique_lock lock(mutex);
             paths.push_back(path);
             threads.insert(std::this_thread::get_id());
+            if (meet > 1 && !met) {
+                met = threads.size() >= meet;
+                if (met)
+                    joined.notify_all();
+                else if (!joined.wait_for(lock, std::chrono::seconds(10), [&] { return met; }))
+                    met = true; // give up waiting (the test then fails on threads.size()), never hang
+            }
         });
     }
     ~ReadRecorder() { set_io_observer(nullptr); }
@@ -404,9 +418,9 @@ TEST_CASE("many devices are read on several threads with the same result as one 
             one_by_one[address] = fingerprint(*raw);
     REQUIRE(one_by_one.size() == 97);
 
-    ReadRecorder reads;
+    ReadRecorder reads(2);
     std::map<std::string, RawPciDevice> together = read_pci_devices(host.layout(), addresses);
-    CHECK(reads.threads.size() > 1); // the reads were spread over threads
+    CHECK(reads.threads.size() > 1); // two threads were reading at the same time
     CHECK(reads.threads.size() <= kMaxDeviceReaders);
     std::map<std::string, std::string> seen;
     for (const auto& [address, raw] : together)
