@@ -54,6 +54,8 @@ struct PciDevice {
     uint32_t num_vfs = 0;
     bool drivers_autoprobe = true;
     std::vector<std::string> vfs; // virtfnN targets by index
+    // sriov_offset / sriov_stride: where VF N is (iov.c pci_iov_virtfn_bus/devfn), also before it exists.
+    std::optional<uint32_t> vf_offset, vf_stride;
 
     // SR-IOV virtual function
     std::string physfn; // PF address, "" if not a VF

@@ -146,8 +146,8 @@ TEST_CASE("holders: VFIO group and cdev fds, with the process name") {
     host.add_process(77, "bash", {"/dev/pts/0"});
     ObservedState state = observe_host(host.layout());
 
-    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 4242 (qemu-system-x86)"});
-    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4300 (qemu-kvm)"});
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"});
+    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4300 uid 0 (qemu-kvm)"});
     CHECK(state.find(kVf1)->in_use());
 }
 
@@ -157,7 +157,7 @@ TEST_CASE("holders: a device cdev resolves through /sys/class/vfio-dev when pres
     host.link("sys/class/vfio-dev/vfio7/device", "../../../devices/pci0000:00/" + kVf1);
     host.add_process(500, "cloud-hypervisor", {"/dev/vfio/devices/vfio7"});
     ObservedState state = observe_host(host.layout());
-    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 500 (cloud-hypervisor)"});
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 500 uid 0 (cloud-hypervisor)"});
     CHECK(state.find(kVf0)->holders.empty());
 }
 
@@ -222,8 +222,8 @@ TEST_CASE("mdev parents, types and mdevs with their holders") {
     CHECK(m.parent == gpu);
     CHECK(m.type == "nvidia-222");
     CHECK(m.iommu_group == 140);
-    CHECK(m.holders == std::vector<std::string>{"pid 9000 (qemu-system-x86)"});
-    CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{"pid 9000 (qemu-system-x86)"});
+    CHECK(m.holders == std::vector<std::string>{"pid 9000 uid 0 (qemu-system-x86)"});
+    CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{"pid 9000 uid 0 (qemu-system-x86)"});
 }
 
 TEST_CASE("a non-PCI mdev parent - types through its mdev_bus link and its mdevs") {
@@ -258,7 +258,7 @@ TEST_CASE("a non-PCI mdev parent - types through its mdev_bus link and its mdevs
     REQUIRE(state.mdevs.count(uuid));
     CHECK(state.mdevs.at(uuid).parent == "mtty");
     CHECK(state.mdevs.at(uuid).iommu_group == 21);
-    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{"pid 9100 (qemu-system-x86)"});
+    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{"pid 9100 uid 0 (qemu-system-x86)"});
     CHECK(state.find(gpu)->mdev_types.size() == 1);
 
     // A targeted refresh re-reads the parents: a new count shows without a full observation.
@@ -447,7 +447,7 @@ TEST_CASE("refresh_devices re-reads the given PF and its VFs, old and new, and n
     REQUIRE(state.find(kVf0));
     CHECK(state.find(kVf0)->driver == "vfio-pci");
     CHECK(state.find(kVf0)->physfn == kPf);
-    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4242 (qemu-system-x86)"});
+    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"});
     CHECK(state.find(kPf)->num_vfs == 1);
     CHECK(state.find(kPf)->vfs == std::vector<std::string>{kVf0});
     CHECK(state.find(other)->driver == "nvme"); // not refreshed
@@ -532,7 +532,7 @@ TEST_CASE("holders_now looks again: a VM that started after the snapshot is seen
     REQUIRE(state.find(kVf1)->holders.empty());
 
     host.add_process(31337, "qemu-system-x86", {"/dev/vfio/21"});
-    CHECK(holders_now(host.layout(), kVf1) == std::vector<std::string>{"pid 31337 (qemu-system-x86)"});
+    CHECK(holders_now(host.layout(), kVf1) == std::vector<std::string>{"pid 31337 uid 0 (qemu-system-x86)"});
     host.add_netdev(kVf0, "ens1f0v0", true);
     CHECK(holders_now(host.layout(), kVf0) == std::vector<std::string>{"netdev ens1f0v0 is up"});
     CHECK(holders_now(host.layout(), "0000:99:00.0").empty()); // gone: nothing holds it
