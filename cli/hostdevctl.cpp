@@ -19,6 +19,7 @@
 #include "daemon_client.hpp"
 #include "import_mdevctl.hpp"
 #include "observe/observe.hpp"
+#include "plan/future.hpp"
 #include "plan/planner.hpp"
 #include "reconcile/one_shot.hpp"
 #include "report/json.hpp"
@@ -168,10 +169,11 @@ int cmd_plan(const Options& opts) {
     SysfsLayout layout;
     ObservedState observed = observe_host(layout);
     Plan plan = make_plan(*desired, observed);
+    std::vector<Action> future = future_actions(plan, *desired, observed);
     if (opts.json)
-        std::cout << to_json(plan).dump(2) << '\n';
+        std::cout << to_json(plan, future).dump(2) << '\n';
     else
-        render_plan(std::cout, plan);
+        render_plan(std::cout, plan, future);
     return kExitOk;
 }
 
@@ -206,6 +208,7 @@ int cmd_apply(const Options& opts) {
         for (const auto& r : report.applied)
             applied.push_back(to_json(r));
         std::cout << nlohmann::json{{"result", to_string(report.result)},
+                                    {"reason", report.reason},
                                     {"passes", report.passes},
                                     {"applied", applied},
                                     {"plan", to_json(report.final_plan)}}
@@ -219,7 +222,8 @@ int cmd_apply(const Options& opts) {
             render_plan(std::cout, report.final_plan);
         }
         std::cout << "\nresult: " << to_string(report.result) << " after " << report.passes
-                  << (report.passes == 1 ? " pass" : " passes") << '\n';
+                  << (report.passes == 1 ? " pass" : " passes")
+                  << (report.reason.empty() ? "" : ": " + report.reason) << '\n';
     }
     switch (report.result) {
     case OneShotResult::Converged:

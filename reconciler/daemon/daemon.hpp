@@ -102,6 +102,10 @@ private:
     uint64_t planned_generation_ = 0; // the configuration planned_ was made for
     Views views_;
     std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    // object → a write that was stuck in the kernel (the effect may be in place, the pass was no success):
+    // reported until the operator asks again (Reload(), Reconcile(), SIGHUP, a configuration change).
+    std::map<std::string, ObjectFailure> incidents_;
+    std::map<std::string, ObjectFailure> shown_failures() const; // incidents_, then failures_ over them
     // What the views have not caught up with yet: objects the plans since the last publish() changed
     // (all of them when views_stale_), and the failures they were derived with.
     std::set<std::string> unpublished_;
