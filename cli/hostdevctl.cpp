@@ -18,6 +18,7 @@
 #include "config/loader.hpp"
 #include "daemon_client.hpp"
 #include "import_mdevctl.hpp"
+#include "observe/bounded_read.hpp"
 #include "observe/observe.hpp"
 #include "plan/future.hpp"
 #include "plan/planner.hpp"
@@ -27,9 +28,11 @@
 #include "sysfs/layout.hpp"
 
 #include <cstdio>
+#include <functional>
 #include <getopt.h>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -147,6 +150,20 @@ int cmd_validate(const Options& opts) {
     return kExitOk;
 }
 
+// Observes the host and renders it in a child process (observe/bounded_read.hpp): a device whose
+// lock a stuck write holds is reported busy instead of hanging the command.
+std::optional<std::string> render_bounded(const std::function<std::string(const ObservedState&)>& render) {
+    BoundedRead read = read_bounded([&render](const std::map<std::string, std::string>& busy) {
+        SysfsLayout layout;
+        return render(observe_host(layout, busy));
+    });
+    if (!read.ok) {
+        std::cerr << "hostdevctl: " << read.error << '\n';
+        return std::nullopt;
+    }
+    return read.output;
+}
+
 int cmd_plan(const Options& opts) {
     if (auto daemon = opts.local ? nullptr : DaemonClient::connect_if_running()) {
         if (opts.json) {
@@ -166,24 +183,39 @@ int cmd_plan(const Options& opts) {
     auto desired = load_or_report(opts);
     if (!desired)
         return kExitFailed;
-    SysfsLayout layout;
-    ObservedState observed = observe_host(layout);
-    Plan plan = make_plan(*desired, observed);
-    std::vector<Action> future = future_actions(plan, *desired, observed);
-    if (opts.json)
-        std::cout << to_json(plan, future).dump(2) << '\n';
-    else
-        render_plan(std::cout, plan, future);
+    auto output = render_bounded([&](const ObservedState& observed) {
+        Plan plan = make_plan(*desired, observed);
+        std::vector<Action> future = future_actions(plan, *desired, observed);
+        std::ostringstream out;
+        if (opts.json) {
+            nlohmann::json j = to_json(plan, future);
+            j["busy"] = to_json(observed).at("busy");
+            out << j.dump(2) << '\n';
+        } else {
+            render_plan(out, plan, future);
+            for (const auto& [object, why] : observed.busy)
+                out << "not planned: " << object << ": " << why << '\n';
+        }
+        return out.str();
+    });
+    if (!output)
+        return kExitFailed;
+    std::cout << *output;
     return kExitOk;
 }
 
 int cmd_devices(const Options& opts) {
-    SysfsLayout layout;
-    ObservedState observed = observe_host(layout);
-    if (opts.json)
-        std::cout << to_json(observed).dump(2) << '\n';
-    else
-        render_devices(std::cout, observed);
+    auto output = render_bounded([&](const ObservedState& observed) {
+        std::ostringstream out;
+        if (opts.json)
+            out << to_json(observed).dump(2) << '\n';
+        else
+            render_devices(out, observed);
+        return out.str();
+    });
+    if (!output)
+        return kExitFailed;
+    std::cout << *output;
     return kExitOk;
 }
 
@@ -194,6 +226,16 @@ int cmd_apply(const Options& opts) {
         std::cout << "hostdevd reloaded and reconciled: state " << state << '\n';
         if (state == "converged")
             return kExitOk;
+        // Say why: every object the daemon reports failed or blocked, with its reason (a stuck write names
+        // the write and how long the kernel has held it).
+        nlohmann::json d = daemon->describe();
+        for (const char* kind : {"devices", "mdevs"})
+            for (const auto& v : d.at(kind)) {
+                std::string s = v.at("state");
+                if (s == "failed" || s == "blocked")
+                    std::cout << v.value("address", v.value("uuid", std::string())) << ": " << s << ": "
+                              << v.at("reason").get<std::string>() << '\n';
+            }
         return state == "blocked" ? kExitNotConverged : kExitFailed;
     }
     auto desired = load_or_report(opts);

@@ -281,6 +281,24 @@ void Daemon::pass() {
                 still_planned = true;
         it = still_planned ? std::next(it) : failures_.erase(it);
     }
+    // sriov_drivers_autoprobe decides which driver probes the VFs when they are enabled, and a change of it
+    // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
+    // planned again, before its VFs are enabled, so a hand-made change is seen (and repaired by the
+    // PfSettings wave) first. No periodic polling: the value matters only at that moment.
+    if (!full) {
+        bool stale = false;
+        for (const Action* a : plan().next_wave())
+            if (a->kind == ActionKind::SetNumVfs && !a->writes.empty() && a->writes.back().value != "0" &&
+                !changes.devices.count(a->object)) {
+                dirty_.insert(a->object);
+                stale = true;
+            }
+        if (stale) {
+            spdlog::debug("reading the PF again before enabling its VFs");
+            request_pass(std::chrono::milliseconds(0));
+            return;
+        }
+    }
     std::vector<Action> wave;
     for (const Action* a : plan().next_wave()) {
         std::string key = Backoff::key(*a);

@@ -99,6 +99,9 @@ struct ObservedState {
     // of this boot (remembered in /run/hostdevd/vgpu-types): a VF whose vGPU is active no longer lists its
     // own type, so without this memory a converged VF could not be told apart from a wrong one.
     std::map<uint32_t, std::string> vgpu_type_names;
+    // Devices deliberately not read (address -> why): a write to them is stuck in the kernel and reading
+    // them would block behind it (observe_host's `busy`). They are in no other field.
+    std::map<std::string, std::string> busy;
 
     const PciDevice* find(const std::string& address) const;
 };

@@ -433,9 +433,29 @@ void remember_vgpu_types(const SysfsLayout& layout, ObservedState& state) {
     }
 }
 
-ObservedState observe_host(const SysfsLayout& layout) {
+ObservedState observe_host(const SysfsLayout& layout, const std::map<std::string, std::string>& busy) {
     ObservedState state;
-    RawMap raws = read_pci_devices(layout, list_pci_addresses(layout));
+    std::vector<std::string> addresses = list_pci_addresses(layout);
+    if (!busy.empty()) {
+        // A busy PF's VFs are busy too (a VF disable holds the PF's lock and removes them one by one).
+        std::erase_if(addresses, [&](const std::string& address) {
+            auto it = busy.find(address);
+            if (it != busy.end()) {
+                state.busy.insert(*it);
+                return true;
+            }
+            TextResult pf = read_link_name(layout.pci_device_attr(address, "physfn"));
+            if (pf.ok() && busy.count(pf.text)) {
+                state.busy.emplace(address, "VF of busy PF " + pf.text);
+                return true;
+            }
+            return false;
+        });
+        for (const auto& [address, why] : busy)
+            if (!PciAddress::parse(address))
+                state.busy.emplace(address, why); // an mdev: shown as busy as well
+    }
+    RawMap raws = read_pci_devices(layout, addresses);
     link_sriov(layout, raws, nullptr);
     for (auto& [address, raw] : raws)
         state.devices.emplace(address, std::move(raw.device));

@@ -93,7 +93,10 @@ nlohmann::json to_json(const ObservedState& observed) {
     nlohmann::json parents = nlohmann::json::array();
     for (const auto& [name, parent] : observed.mdev_parents)
         parents.push_back({{"name", name}, {"mdev_types", mdev_types_json(parent.mdev_types)}});
-    return {{"devices", devices}, {"mdevs", mdevs}, {"mdev_parents", parents}};
+    nlohmann::json busy = nlohmann::json::array();
+    for (const auto& [object, why] : observed.busy)
+        busy.push_back({{"object", object}, {"reason", why}});
+    return {{"devices", devices}, {"mdevs", mdevs}, {"mdev_parents", parents}, {"busy", busy}};
 }
 
 nlohmann::json to_json(const Action& a) {

@@ -93,6 +93,8 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         // Not a PCI device: IDS lists its mdev types instead.
         t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-"});
     }
+    for (const auto& [object, why] : observed.busy)
+        t.add({object, "busy", "-", "-", "-", "-", "-", why});
     t.render(out);
     if (!observed.mdevs.empty()) {
         out << '\n';
