@@ -55,7 +55,7 @@ void run_writes(const Action& action, Writer& writer, ActionResult& result,
     for (const SysfsWrite& write : action.writes) {
         WriteOutcome outcome = writer.write(write);
         result.duration += outcome.duration;
-        if (outcome.duration >= stuck_after && (!result.stuck || outcome.duration > result.stuck->blocked))
+        if (outcome.duration >= stuck_after && !result.stuck) // the first: what later writes waited behind
             result.stuck = StuckWrite{write, outcome.duration};
         if (outcome.ok()) {
             ++result.writes_done;

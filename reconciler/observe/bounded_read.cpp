@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <fcntl.h>
 #include <poll.h>
@@ -59,6 +60,31 @@ std::string file_in_read(pid_t pid, const std::string& tid) {
     const long fd = std::strtol(end, nullptr, 16);
     TextResult target = read_link("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd));
     return target.ok() ? target.text : "";
+}
+
+// The /sys files some process is writing to right now, by any of its threads: "/proc/<pid>/task/<tid>"
+// -> the file, from /proc/<pid>/task/<tid>/syscall (write(2)/pwrite64(2) and their fd).
+std::map<std::string, std::string> sysfs_writes_now() {
+    std::map<std::string, std::string> writes;
+    for (const std::string& pid : list_directory("/proc").names) {
+        if (!parse_decimal(pid))
+            continue;
+        const std::string tasks = "/proc/" + pid + "/task";
+        for (const std::string& tid : list_directory(tasks).names) {
+            TextResult call = read_attribute(tasks + "/" + tid + "/syscall");
+            if (!call.ok())
+                continue;
+            char* end = nullptr;
+            const long nr = std::strtol(call.text.c_str(), &end, 10);
+            if (end == call.text.c_str() || (nr != SYS_write && nr != SYS_pwrite64))
+                continue;
+            const long fd = std::strtol(end, nullptr, 16);
+            TextResult target = read_link("/proc/" + pid + "/fd/" + std::to_string(fd));
+            if (target.ok() && target.text.rfind("/sys/", 0) == 0)
+                writes[tasks + "/" + tid] = target.text;
+        }
+    }
+    return writes;
 }
 
 // One run of `work` in a child; `stuck` gets the /sys files a thread of it sat in for `stall`.
@@ -156,10 +182,39 @@ std::string device_of_sysfs_path(const std::string& path) {
     return device;
 }
 
+std::map<std::string, std::string> devices_being_written(std::chrono::milliseconds apart) {
+    std::map<std::string, std::string> busy;
+    auto first = sysfs_writes_now();
+    if (first.empty())
+        return busy;
+    // Still in the same write a moment later: a write in progress, not one passing by.
+    struct timespec pause {
+        0, static_cast<long>(std::chrono::nanoseconds(apart).count())
+    };
+    ::nanosleep(&pause, nullptr);
+    for (const auto& [task, file] : sysfs_writes_now()) {
+        auto before = first.find(task);
+        if (before == first.end() || before->second != file)
+            continue;
+        if (std::string device = device_of_sysfs_path(file); !device.empty()) {
+            const std::string proc = task.substr(0, task.find("/task")); // "/proc/<pid>"
+            TextResult comm = read_attribute(proc + "/comm");
+            busy.emplace(device, "busy: a write to " + file + " by pid " + proc.substr(6) +
+                                     (comm.ok() ? " (" + comm.text + ")" : "") +
+                                     " is in progress in the kernel; not read");
+        }
+    }
+    return busy;
+}
+
 BoundedRead
 read_bounded(const std::function<std::string(const std::map<std::string, std::string>& busy)>& work,
              std::chrono::milliseconds stall, int rounds) {
     BoundedRead result;
+    // Devices someone is writing to right now are not even tried: a store in progress may hold the
+    // device's lock (the daemon's stuck write, an `echo 0 > sriov_numvfs` by hand). Reads that still
+    // block are found by the child's stall below.
+    result.busy = devices_being_written(std::chrono::milliseconds(30));
     for (int round = 0; round < rounds; ++round) {
         std::set<std::string> stuck;
         std::string answer;

@@ -7,7 +7,9 @@
 // child's threads (/proc/<child>/task/<tid>/syscall: a read(2) of a /sys file that does not return), and
 // when one sits in the same read for `stall`, the device that file belongs to is busy: the child is
 // abandoned (killed; it dies when the kernel lets go) and the work runs again without that device.
-// Nothing here writes, and the child's reads are the same ones the work would have made itself.
+// Devices some process is writing to at that moment (a write(2) to a file of theirs in /sys that is still
+// in progress 30 ms later, /proc/<pid>/task/<tid>/syscall) are not tried at all. Nothing here writes,
+// and the child's reads are the same ones the work would have made itself.
 #pragma once
 
 #include <chrono>
@@ -33,5 +35,9 @@ read_bounded(const std::function<std::string(const std::map<std::string, std::st
 
 // The device a sysfs path is about: the last component that is a PCI address or a UUID; "" for none.
 std::string device_of_sysfs_path(const std::string& path);
+
+// The devices whose files in /sys some thread is in the middle of writing to, now and `apart` later
+// (device -> why); empty without any, at the cost of one look at every task's syscall file.
+std::map<std::string, std::string> devices_being_written(std::chrono::milliseconds apart);
 
 } // namespace hostdevd

@@ -437,19 +437,32 @@ ObservedState observe_host(const SysfsLayout& layout, const std::map<std::string
     ObservedState state;
     std::vector<std::string> addresses = list_pci_addresses(layout);
     if (!busy.empty()) {
-        // A busy PF's VFs are busy too (a VF disable holds the PF's lock and removes them one by one).
+        // A busy PF's VFs are busy too: a VF disable holds the PF's lock and removes them one by one, the
+        // one it waits for already unlinked from the PF (no physfn). Every address the PF's offset and
+        // stride can give a VF (read without the lock, iov.c) is left alone.
+        std::map<std::string, std::string> skip;
+        for (const auto& [address, why] : busy) {
+            skip.emplace(address, why);
+            auto offset = parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_offset")).text);
+            auto stride = parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_stride")).text);
+            auto total =
+                parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_totalvfs")).text);
+            if (!offset || !stride || !total || *offset > 0xffff || *stride > 0xffff || *total > 0xffff)
+                continue;
+            RawPciDevice pf;
+            pf.device.address = address;
+            pf.vf_offset = static_cast<uint32_t>(*offset);
+            pf.vf_stride = static_cast<uint32_t>(*stride);
+            for (uint32_t i = 0; i < *total; ++i)
+                if (auto vf = computed_vf_address(pf, i))
+                    skip.emplace(*vf, "VF of busy PF " + address);
+        }
         std::erase_if(addresses, [&](const std::string& address) {
-            auto it = busy.find(address);
-            if (it != busy.end()) {
-                state.busy.insert(*it);
-                return true;
-            }
-            TextResult pf = read_link_name(layout.pci_device_attr(address, "physfn"));
-            if (pf.ok() && busy.count(pf.text)) {
-                state.busy.emplace(address, "VF of busy PF " + pf.text);
-                return true;
-            }
-            return false;
+            auto it = skip.find(address);
+            if (it == skip.end())
+                return false;
+            state.busy.insert(*it);
+            return true;
         });
         for (const auto& [address, why] : busy)
             if (!PciAddress::parse(address))

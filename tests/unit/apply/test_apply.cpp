@@ -23,10 +23,12 @@ class FakeWriter : public Writer {
 public:
     std::vector<SysfsWrite> written; // attempted, in order
     std::map<std::string, int> failures;
+    std::map<std::string, std::chrono::microseconds> slow; // path -> time the kernel keeps the write
     WriteOutcome write(const SysfsWrite& w) override {
         written.push_back(w);
         auto it = failures.find(w.path);
-        return {it == failures.end() ? 0 : it->second, std::chrono::microseconds(3)};
+        auto took = slow.count(w.path) ? slow.at(w.path) : std::chrono::microseconds(3);
+        return {it == failures.end() ? 0 : it->second, took};
     }
 };
 
@@ -368,4 +370,41 @@ TEST_CASE("ModprobeLoader runs the binary without a shell and reports its status
 
     CHECK(loader.load("-r").error == EINVAL);
     CHECK(ModprobeLoader((fs::path(tmp.path) / "absent").string()).load("vfio_pci").exit_status == 127);
+}
+
+TEST_CASE("a write in the kernel beyond the threshold makes the action stuck, never ok") {
+    FakeWriter writer;
+    FakeModules modules;
+    Action renumber = renumber_action("0000:3b:00.0", {"0000:3b:02.0"});
+    writer.slow["bus/pci/devices/0000:3b:00.0/sriov_numvfs"] = std::chrono::seconds(20);
+    ExecutionReport report = execute({&renumber}, writer, modules, idle, 1, std::chrono::seconds(5));
+    REQUIRE(report.results.size() == 1);
+    const ActionResult& r = report.results[0];
+    CHECK(r.outcome == ActionOutcome::Stuck);
+    CHECK_FALSE(report.all_ok());
+    CHECK(r.writes_done == 2);
+    REQUIRE(r.stuck);
+    CHECK(r.stuck->write.value == "0");
+    CHECK(r.message.rfind(
+              "write \"0\" to /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs was blocked in the kernel "
+              "for 20.0 s before it succeeded: the kernel waited for a process to let go of a device",
+              0) == 0);
+
+    // A non-disruptive write says only what happened; one that then failed is Failed with both.
+    Action bind = bind_action("0000:3b:02.1");
+    writer.slow["bus/pci/devices/0000:3b:02.1/driver_override"] = std::chrono::milliseconds(6500);
+    writer.failures["bus/pci/drivers_probe"] = ENODEV;
+    report = execute({&bind}, writer, modules, idle, 1, std::chrono::seconds(5));
+    CHECK(report.results[0].outcome == ActionOutcome::Failed);
+    CHECK_THAT(
+        report.results[0].message,
+        Catch::Contains("failed: ENODEV") &&
+            Catch::EndsWith("; write \"vfio-pci\" to /sys/bus/pci/devices/0000:3b:02.1/driver_override was "
+                            "blocked in the kernel for 6.5 s"));
+    // Under the threshold: an ordinary success.
+    writer.failures.clear();
+    writer.slow["bus/pci/devices/0000:3b:02.1/driver_override"] = std::chrono::milliseconds(4900);
+    report = execute({&bind}, writer, modules, idle, 1, std::chrono::seconds(5));
+    CHECK(report.results[0].outcome == ActionOutcome::Ok);
+    CHECK_FALSE(report.results[0].stuck);
 }

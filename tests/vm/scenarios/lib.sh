@@ -128,6 +128,19 @@ start_holder() {
     HOLDER_PID=$!
     wait_until 10 "a holder of $1" test -e "$ready"
 }
+# start_devfd_holder GROUP_PATH DEVICE: a process that keeps only a VFIO device fd of DEVICE (a PCI
+# address or mdev UUID), obtained through GROUP_PATH, the group and container fds closed again.
+# Sets HOLDER_PID.
+start_devfd_holder() {
+    ready=/tmp/holder.$$.ready
+    rm -f "$ready"
+    "$VM_TOOL" devfd "$1" "$2" "$ready" >/tmp/holder.$$.out 2>&1 &
+    HOLDER_PID=$!
+    saved_detail=$WAIT_DETAIL
+    WAIT_DETAIL="cat /tmp/holder.$$.out"
+    wait_until 10 "a device-fd holder of $2" test -e "$ready"
+    WAIT_DETAIL=$saved_detail
+}
 stop_holder() {
     kill "$HOLDER_PID" 2>/dev/null
     wait "$HOLDER_PID" 2>/dev/null
