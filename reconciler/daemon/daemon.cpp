@@ -285,16 +285,22 @@ void Daemon::pass() {
     // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
     // planned again, before its VFs are enabled, so a hand-made change is seen (and repaired by the
     // PfSettings wave) first. No periodic polling: the value matters only at that moment.
+    // (What this pass and the passes that came back here for this reason read counts as fresh.)
+    if (!stale_retry_)
+        read_for_enable_.clear();
+    stale_retry_ = false;
+    read_for_enable_.insert(changes.devices.begin(), changes.devices.end());
     if (!full) {
         bool stale = false;
         for (const Action* a : plan().next_wave())
             if (a->kind == ActionKind::SetNumVfs && !a->writes.empty() && a->writes.back().value != "0" &&
-                !changes.devices.count(a->object)) {
+                !read_for_enable_.count(a->object)) {
                 dirty_.insert(a->object);
                 stale = true;
             }
         if (stale) {
             spdlog::debug("reading the PF again before enabling its VFs");
+            stale_retry_ = true;
             request_pass(std::chrono::milliseconds(0));
             return;
         }

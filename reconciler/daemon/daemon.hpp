@@ -115,6 +115,10 @@ private:
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already
+    // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
+    // enabling its VFs (stale_retry_): see Daemon::pass.
+    std::set<std::string> read_for_enable_;
+    bool stale_retry_ = false;
     bool starting_ = true;
     bool ready_sent_ = false;
     uint64_t last_reconcile_usec_ = 0;

@@ -107,15 +107,15 @@ TEST_CASE("the in-use re-check blocks a disruptive action even though the plan s
     std::vector<std::string> asked;
     InUseCheck check = [&asked](const std::string& device) {
         asked.push_back(device);
-        return device == "0000:3b:02.1" ? std::vector<std::string>{"pid 4242 (qemu-system-x86)"}
+        return device == "0000:3b:02.1" ? std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"}
                                         : std::vector<std::string>{};
     };
     ExecutionReport report = execute({&a}, writer, modules, check);
     REQUIRE(report.results.size() == 1);
     const ActionResult& r = report.results[0];
     CHECK(r.outcome == ActionOutcome::Blocked);
-    CHECK(r.holders == std::vector<std::string>{"0000:3b:02.1: pid 4242 (qemu-system-x86)"});
-    CHECK(r.message == "in use: 0000:3b:02.1: pid 4242 (qemu-system-x86)");
+    CHECK(r.holders == std::vector<std::string>{"0000:3b:02.1: pid 4242 uid 0 (qemu-system-x86)"});
+    CHECK(r.message == "in use: 0000:3b:02.1: pid 4242 uid 0 (qemu-system-x86)");
     CHECK(r.object == "0000:3b:00.0");
     CHECK(r.summary == "sriov_numvfs 2 -> 4");
     CHECK(writer.written.empty()); // not even the "0"
@@ -154,7 +154,7 @@ TEST_CASE("a non-disruptive action does not consult the in-use check") {
     bool asked = false;
     InUseCheck check = [&asked](const std::string&) {
         asked = true;
-        return std::vector<std::string>{"pid 1 (x)"};
+        return std::vector<std::string>{"pid 1 uid 0 (x)"};
     };
     ExecutionReport report = execute({&a}, writer, modules, check);
     CHECK(report.all_ok());

@@ -182,6 +182,6 @@ object_path() {
 }
 device_path() { object_path /io/hostdevd1/device "$1"; }
 mdev_path() { object_path /io/hostdevd1/mdev "$1"; }
-# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 (vmtool)"`: manager_prop gives the value part.
+# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 uid 0 (vmtool)"`: manager_prop gives the value part.
 manager_prop() { busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager "$1" 2>&1 | cut -d' ' -f2-; }
 manager_state_is() { [ "$(manager_prop State)" = "\"$1\"" ]; }
