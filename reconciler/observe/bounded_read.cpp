@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <set>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +80,16 @@ std::map<std::string, std::string> sysfs_writes_now() {
             if (end == call.text.c_str() || (nr != SYS_write && nr != SYS_pwrite64))
                 continue;
             const long fd = std::strtol(end, nullptr, 16);
-            TextResult target = read_link("/proc/" + pid + "/fd/" + std::to_string(fd));
-            if (target.ok() && target.text.rfind("/sys/", 0) == 0)
+            const std::string link = "/proc/" + pid + "/fd/" + std::to_string(fd);
+            TextResult target = read_link(link);
+            if (!target.ok() || target.text.rfind("/sys/", 0) != 0)
+                continue;
+            // The same file as ours: a process in another mount namespace (a container, another
+            // simulated host) writes to its own /sys, whose paths read the same.
+            struct stat held {
+            }, here{};
+            if (::stat(link.c_str(), &held) == 0 && ::stat(target.text.c_str(), &here) == 0 &&
+                held.st_dev == here.st_dev && held.st_ino == here.st_ino)
                 writes[tasks + "/" + tid] = target.text;
         }
     }
