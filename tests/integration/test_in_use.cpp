@@ -261,12 +261,13 @@ TEST_CASE("lab: a guest holding a VFIO device cdev blocks a VF-count change", "[
     REQUIRE(apply(conf).exit_code == 0);
     auto devices = devices_json();
     const std::string vf = find(devices.at("devices"), "address", pf).at("sriov").at("vfs")[1];
-    const std::string pid = hold({vf, "--cdev"});
+    const std::string pid = hold({vf, "--cdev", "--uid", "64055"});
     conf.write("10-vfs.toml", vfio_config(pf, 2));
     testing::clear_write_log();
     CHECK(apply(conf).exit_code == 3);
     CHECK(testing::write_log().empty());
-    CHECK_THAT(blocked_reason(conf, pf, "set-numvfs"), Catch::Contains("VF " + vf + " in use: pid " + pid));
+    CHECK_THAT(blocked_reason(conf, pf, "set-numvfs"),
+               Catch::Contains("VF " + vf + " in use: pid " + pid + " uid 64055 (qemu-system-x86)"));
 }
 
 TEST_CASE("nvme: nobody's O_PATH fd on a VFIO node and /dev/null bound over one leave the resize unblocked",
