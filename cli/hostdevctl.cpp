@@ -11,7 +11,8 @@
 // asks the daemon to reload and reconcile instead of writing behind its back; `--local` forces the
 // one-shot behaviour.
 //
-// Exit status: 0 success/converged, 1 failure (invalid configuration, a write failed), 2 usage error,
+// Exit status: 0 success/converged, 1 failure (invalid configuration, a write failed or was stuck in the
+// kernel for 5 s or more), 2 usage error,
 // 3 apply finished with blocked/waiting/invalid actions left (nothing failed, something was not done).
 #include "apply/module_loader.hpp"
 #include "apply/writer.hpp"
@@ -63,7 +64,7 @@ options:
   --local            plan/apply here even when the daemon runs (normally they go through it)
   -h, --help         this text
 
-exit status: 0 ok/converged, 1 failed (invalid configuration or a write failed), 2 usage error,
+exit status: 0 ok/converged, 1 failed (invalid configuration, a write failed or was stuck), 2 usage error,
              3 apply left blocked/waiting/invalid actions (nothing failed)
 )";
 
