@@ -323,7 +323,8 @@ void mutate(ObservedState& host, Rng& rng, std::set<std::string>& devices, std::
         if (!uuids.empty()) {
             const std::string u = one_of(rng, uuids);
             auto& holders = host.mdevs[u].holders;
-            holders = holders.empty() ? std::vector<std::string>{"pid 9 uid 0 (qemu)"} : std::vector<std::string>{};
+            holders =
+                holders.empty() ? std::vector<std::string>{"pid 9 uid 0 (qemu)"} : std::vector<std::string>{};
             mdevs.insert(u);
         }
         break;

@@ -136,8 +136,8 @@ TEST_CASE("N -> M with N > 0 and any VF in use, or vfs = {min} already satisfied
     }
     SECTION("an mdev in use on a VF makes the VF in use") {
         ObservedState host = pf_with_vfs(2);
-        host.mdevs["aaaaaaaa-0000-4000-8000-000000000001"] =
-            MdevDevice{"aaaaaaaa-0000-4000-8000-000000000001", vf(0), "nvidia-692", 5, {"pid 7 uid 0 (qemu)"}};
+        host.mdevs["aaaaaaaa-0000-4000-8000-000000000001"] = MdevDevice{
+            "aaaaaaaa-0000-4000-8000-000000000001", vf(0), "nvidia-692", 5, {"pid 7 uid 0 (qemu)"}};
         Plan plan = make_plan(with_pf(pf_entry(exact(4))), host);
         CHECK(only(plan, ActionKind::SetNumVfs).verdict == Verdict::Blocked);
         CHECK(only(plan, ActionKind::SetNumVfs).reason ==
