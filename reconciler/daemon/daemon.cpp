@@ -4,8 +4,10 @@
 #include "daemon/journal.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
+#include "plan/future.hpp"
 #include "report/json.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -51,9 +53,10 @@ void block_loop_signals() {
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), writer_(layout_),
-      worker_(std::make_unique<ApplyWorker>(loop_, writer_, modules_, [this](const std::string& object) {
-          return holders_now(layout_, object);
-      })) {}
+      worker_(std::make_unique<ApplyWorker>(
+          loop_, writer_, modules_,
+          [this](const std::string& object) { return holders_now(layout_, object); },
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report))) {}
 
 Daemon::~Daemon() {
     publisher_.reset();
@@ -164,6 +167,7 @@ bool Daemon::load_config(std::string& error) {
 
 void Daemon::reload() {
     std::string error;
+    incidents_.clear(); // asked again: what was reported has been seen
     bool ok = load_config(error);
     publish();
     if (!ok) {
@@ -175,13 +179,17 @@ void Daemon::reload() {
 }
 
 void Daemon::reconcile_now() {
+    incidents_.clear();   // asked again: what was reported has been seen
     full_refresh_ = true; // asked for explicitly: read everything again
     request_pass(std::chrono::milliseconds(0));
 }
 
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
-    for (const auto& a : plan().actions) {
+    std::vector<Action> actions = plan().actions;
+    for (Action& a : future_actions(plan(), desired_, observed_))
+        actions.push_back(std::move(a)); // on VFs that do not exist yet: "(after the VFs appear)"
+    for (const auto& a : actions) {
         std::string detail;
         for (const auto& w : a.writes)
             detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
@@ -215,7 +223,7 @@ std::string Daemon::describe() {
                           {"devices", devices},
                           {"mdevs", mdevs},
                           {"absent", absent},
-                          {"plan", to_json(plan())}}
+                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_))}}
         .dump();
 }
 
@@ -284,6 +292,30 @@ void Daemon::pass() {
             if (a.object == it->first && a.verdict == Verdict::Safe)
                 still_planned = true;
         it = still_planned ? std::next(it) : failures_.erase(it);
+    }
+    // sriov_drivers_autoprobe decides which driver probes the VFs when they are enabled, and a change of it
+    // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
+    // planned again, before its VFs are enabled, so a hand-made change is seen (and repaired by the
+    // PfSettings wave) first. No periodic polling: the value matters only at that moment.
+    // (What this pass and the passes that came back here for this reason read counts as fresh.)
+    if (!stale_retry_)
+        read_for_enable_.clear();
+    stale_retry_ = false;
+    read_for_enable_.insert(changes.devices.begin(), changes.devices.end());
+    if (!full) {
+        bool stale = false;
+        for (const Action* a : plan().next_wave())
+            if (a->kind == ActionKind::SetNumVfs && !a->writes.empty() && a->writes.back().value != "0" &&
+                !read_for_enable_.count(a->object)) {
+                dirty_.insert(a->object);
+                stale = true;
+            }
+        if (stale) {
+            spdlog::debug("reading the PF again before enabling its VFs");
+            stale_retry_ = true;
+            request_pass(std::chrono::milliseconds(0));
+            return;
+        }
     }
     std::vector<Action> wave;
     for (const Action* a : plan().next_wave()) {
@@ -370,9 +402,19 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
             // The in-use check right before the write found a holder: not a failure, the next pass plans
             // it as blocked with the holder.
             break;
+        case ActionOutcome::Stuck:
+            // The write went through in the end, so its effect is in place (not to be repeated), but a pass
+            // whose write was stuck is no success: reported, and kept until the operator asks again.
+            backoff_.succeeded(key, now);
+            applied_last_wave_.insert(effect_key(wave[i]));
+            failures_.erase(wave[i].object);
+            incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
+            break;
         case ActionOutcome::Failed:
             backoff_.failed(key, now);
             failures_[wave[i].object] = ObjectFailure{r.message};
+            if (r.stuck)
+                incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
             break;
         }
         // observed_ is still the observation the wave was planned from: it names what a write destroyed.
@@ -404,8 +446,13 @@ void Daemon::check_stuck_write() {
             if (w == in_flight->write)
                 object = a.object;
     if (!object.empty()) {
-        failures_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
-                                          std::to_string(secs.count()) + " s"};
+        // The device is busy: its lock is held by this write, so nothing reads it (passes wait for the
+        // wave) and it is shown from the last observation.
+        std::string value = in_flight->write.value;
+        value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
+        failures_[object] = ObjectFailure{"busy: write \"" + value + "\" to /sys/" + in_flight->write.path +
+                                          " blocked for " + std::to_string(secs.count()) +
+                                          " s in the kernel (the device is not read until it returns)"};
         publish();
     }
     stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
@@ -430,18 +477,19 @@ void Daemon::publish() {
     // Views follow the plan's changes and the failures that came or went since the last publish; the
     // bus objects are compared only where the views were re-derived (all of them after a rebuild).
     const bool rebuilt = views_stale_;
+    const std::map<std::string, ObjectFailure> failures = shown_failures();
     if (rebuilt) {
         views_ = Views{}; // freed first: old and new views of a big host together set the daemon's peak RSS
-        views_ = derive_views(observed_, plan(), failures_);
+        views_ = derive_views(observed_, plan(), failures);
     } else {
-        for (const auto& [object, failure] : failures_)
+        for (const auto& [object, failure] : failures)
             if (auto it = published_failures_.find(object);
                 it == published_failures_.end() || it->second.reason != failure.reason)
                 unpublished_.insert(object);
         for (const auto& [object, failure] : published_failures_)
-            if (!failures_.count(object))
+            if (!failures.count(object))
                 unpublished_.insert(object);
-        update_views(views_, observed_, plan(), failures_, unpublished_);
+        update_views(views_, observed_, plan(), failures, unpublished_);
     }
     ManagerView m = manager_view();
     bool changed = false;
@@ -452,11 +500,18 @@ void Daemon::publish() {
         journal::log(e);
     views_stale_ = false;
     unpublished_.clear();
-    published_failures_ = failures_;
+    published_failures_ = failures;
     if (publisher_ && (changed || wave_unpublished_))
         publisher_->emit_reconciled(generation_, m.state);
     wave_unpublished_ = false;
     notify_status();
+}
+
+std::map<std::string, ObjectFailure> Daemon::shown_failures() const {
+    std::map<std::string, ObjectFailure> shown = incidents_;
+    for (const auto& [object, failure] : failures_)
+        shown[object] = failure;
+    return shown;
 }
 
 void Daemon::notify_ready_once() {

@@ -104,6 +104,10 @@ private:
     uint64_t planned_generation_ = 0; // the configuration planned_ was made for
     Views views_;
     std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    // object → a write that was stuck in the kernel (the effect may be in place, the pass was no success):
+    // reported until the operator asks again (Reload(), Reconcile(), SIGHUP, a configuration change).
+    std::map<std::string, ObjectFailure> incidents_;
+    std::map<std::string, ObjectFailure> shown_failures() const; // incidents_, then failures_ over them
     // What the views have not caught up with yet: objects the plans since the last publish() changed
     // (all of them when views_stale_), and the failures they were derived with.
     std::set<std::string> unpublished_;
@@ -113,6 +117,10 @@ private:
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already
+    // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
+    // enabling its VFs (stale_retry_): see Daemon::pass.
+    std::set<std::string> read_for_enable_;
+    bool stale_retry_ = false;
     bool starting_ = true;
     bool ready_sent_ = false;
     EventLoop::Clock::time_point started_{};

@@ -73,6 +73,17 @@ std::vector<Event> action_events(const Action& action, const ActionResult& resul
             events.back().fields.push_back({"errno", std::to_string(result.error)});
         destroyed_vfs(action, result, before, events); // the 0 went through, then a write failed
         break;
+    case ActionOutcome::Stuck:
+        // The writes went through in the end, after the kernel held one for seconds: no success (issue 13),
+        // logged at err like a failure, naming the write; what they destroyed is logged as well.
+        events.push_back(event(Kind::Failed, Priority::Err, device, summary, "stuck",
+                               device_line(device, summary, "stuck: " + result.message)));
+        events.back().fields = {{"source", action.source}};
+        if (result.stuck)
+            events.back().fields.push_back(
+                {"write", "/sys/" + result.stuck->write.path + "=" + result.stuck->write.value});
+        destroyed_vfs(action, result, before, events);
+        break;
     case ActionOutcome::Blocked:
         // Found in use by the re-check right before the write: nothing was written. The next pass plans
         // it as blocked, and StateJournal logs that (warning) once, with the holders.

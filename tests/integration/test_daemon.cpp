@@ -245,8 +245,16 @@ TEST_CASE("daemon: a write stuck in the kernel neither stalls D-Bus nor goes unr
     auto worst = std::chrono::duration_cast<std::chrono::milliseconds>(latencies.back());
     INFO(latencies.size() << " reads, p99 " << p99.count() << " ms, worst " << worst.count() << " ms");
     CHECK(answered_after_the_write == 0);
-    // Once the kernel lets go, the bind completes and the device converges.
+    // Once the kernel lets go, the bind completes; the write was stuck, so the device stays failed, naming
+    // the write and how long the kernel held it, until someone asks again.
     CHECK(testing::wait_until([] { return driver_of("0000:3b:02.2") == "vfio-pci"; }, 15s));
+    CHECK(testing::wait_until(
+        [&] {
+            return device_property(*lab.client, "0000:3b:02.2", "Reason")
+                       .find("was blocked in the kernel for") != std::string::npos;
+        },
+        15s));
+    CHECK(device_property(*lab.client, "0000:3b:02.2", "State") == "failed");
 }
 
 namespace {

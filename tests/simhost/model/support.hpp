@@ -52,9 +52,9 @@ struct Recorder {
             events.push_back(e);
             times.push_back(std::chrono::steady_clock::now());
         });
-        k.on_devnode([this](const std::string& n, bool present) {
+        k.on_devnode([this](const simhost::DevNode& n, bool present) {
             std::lock_guard l(mu);
-            devnodes.push_back((present ? "+" : "-") + n);
+            devnodes.push_back((present ? "+" : "-") + n.name);
         });
     }
     // "add pci 0000:3b:02.0" per event (last DEVPATH component).
