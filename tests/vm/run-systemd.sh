@@ -5,7 +5,8 @@
 # enabled) and `mdev` (mtty loaded at boot, enabled, a consumer ordered after it).
 #
 # usage: tests/vm/run-systemd.sh [--results DIR] [BOOT...]
-# env:   as run.sh (HOSTDEVD_BUILD_DIR, HOSTDEVD_VM_CACHE, HOSTDEVD_VM_ACCEL)
+# env:   as run.sh (HOSTDEVD_BUILD_DIR, HOSTDEVD_VM_CACHE, HOSTDEVD_VM_ACCEL, HOSTDEVD_DEB: install this
+#        .deb with dpkg -i, as an administrator does, instead of `cmake --install` of the build tree)
 # Output: DIR/BOOT/ as run.sh leaves it (results.txt, systemd/BOOT.log, facts/, journal.txt, ...).
 # Exit status: the worst of the boots (0 all passed, 1 a scenario failed, 2 a guest never reported).
 set -eu

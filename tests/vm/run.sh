@@ -12,6 +12,8 @@
 # env:   HOSTDEVD_VM_CACHE  prepared cache (default /var/cache/hostdevd-vm)
 #        HOSTDEVD_BUILD_DIR build tree with cli/hostdevctl (default <repo>/build)
 #        HOSTDEVCTL         hostdevctl binary (default $HOSTDEVD_BUILD_DIR/cli/hostdevctl)
+#        HOSTDEVD_DEB       systemd boots: the Debian package to install in the guest (dpkg -i) instead of
+#                           `cmake --install` of the build tree
 #        HOSTDEVD_VM_ACCEL  force "kvm" or "tcg" (default: KVM when a probe boot works, else TCG)
 #        HOSTDEVD_VM_BENCH_PFS  extra NVMe PFs with 64 VFs each, for tests/vm/bench (default 0)
 #
@@ -55,6 +57,10 @@ done
 INIT_ARGS=
 if [ -n "$SYSTEMD_BOOT" ]; then
     INIT_ARGS="hostdevd.init=systemd hostdevd.boot=$SYSTEMD_BOOT"
+    if [ -n "${HOSTDEVD_DEB:-}" ]; then
+        [ -f "$HOSTDEVD_DEB" ] || { echo "run.sh: no package $HOSTDEVD_DEB" >&2 && exit 2; }
+        INIT_ARGS="$INIT_ARGS hostdevd.deb=$(cd "$(dirname "$HOSTDEVD_DEB")" && pwd)/$(basename "$HOSTDEVD_DEB")"
+    fi
     : "${TIMEOUT:=540}"
 fi
 : "${TIMEOUT:=300}"

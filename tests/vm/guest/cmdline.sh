@@ -7,6 +7,7 @@
 #   hostdevd.hostdevctl=P   -> VM_HOSTDEVCTL
 #   hostdevd.init=systemd   -> VM_INIT (empty: the busybox-style PID 1 of stage2.sh)
 #   hostdevd.boot=NAME      -> VM_BOOT (systemd boots: which guest/systemd-boot.sh setup)
+#   hostdevd.deb=PATH       -> VM_DEB (systemd boots: the .deb to install; empty: cmake --install)
 SCENARIOS=
 VM_REPO=
 VM_CACHE=
@@ -14,6 +15,7 @@ VM_BUILD=
 VM_HOSTDEVCTL=
 VM_INIT=
 VM_BOOT=
+VM_DEB=
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
     hostdevd.scenarios=*) SCENARIOS=$(echo "${arg#hostdevd.scenarios=}" | tr ',' ' ') ;;
@@ -23,8 +25,9 @@ for arg in $(cat /proc/cmdline); do
     hostdevd.hostdevctl=*) VM_HOSTDEVCTL=${arg#hostdevd.hostdevctl=} ;;
     hostdevd.init=*) VM_INIT=${arg#hostdevd.init=} ;;
     hostdevd.boot=*) VM_BOOT=${arg#hostdevd.boot=} ;;
+    hostdevd.deb=*) VM_DEB=${arg#hostdevd.deb=} ;;
     esac
 done
-export SCENARIOS VM_REPO VM_CACHE VM_BUILD VM_HOSTDEVCTL VM_INIT VM_BOOT
+export SCENARIOS VM_REPO VM_CACHE VM_BUILD VM_HOSTDEVCTL VM_INIT VM_BOOT VM_DEB
 export VM_RESULTS=/results
 export VM_TOOL=/results/vmtool

@@ -86,7 +86,16 @@ driver = "vfio-pci"
 TOML
 
 case "$VM_BOOT" in
-nomdev) ;;
+nomdev)
+    # Installed but not enabled, so that udev's SYSTEMD_WANTS has to start it: the package enables the unit
+    # (as it does on a real host), so this setup disables it again.
+    if [ -n "${VM_DEB:-}" ]; then
+        systemctl disable hostdevd.service >/results/disable.log 2>&1 || {
+            say "systemctl disable failed (results/disable.log)"
+            return 1
+        }
+    fi
+    ;;
 mdev)
     echo mtty >/etc/modules-load.d/hostdevd-vm.conf
     # The PF's driver comes late (hostdevd-vm-late-driver.service), after hostdevd's first pass.
