@@ -17,6 +17,7 @@
 #include "apply/writer.hpp"
 #include "config/loader.hpp"
 #include "daemon_client.hpp"
+#include "gate/history_store.hpp"
 #include "import_mdevctl.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
@@ -168,10 +169,15 @@ int cmd_plan(const Options& opts) {
     SysfsLayout layout;
     ObservedState observed = observe_host(layout);
     Plan plan = make_plan(*desired, observed);
+    // What an apply would do now: the gate holds back what did not converge before (its memory is read,
+    // never written, here).
+    GateOptions gate_options;
+    gate_options.retry_after_backoff = false;
+    GateDecision gate = decide(plan, observed, load_gate_history(layout), GateClock::now(), gate_options);
     if (opts.json)
-        std::cout << to_json(plan).dump(2) << '\n';
+        std::cout << to_json(plan, &gate).dump(2) << '\n';
     else
-        render_plan(std::cout, plan);
+        render_plan(std::cout, plan, &gate);
     return kExitOk;
 }
 
@@ -208,7 +214,7 @@ int cmd_apply(const Options& opts) {
         std::cout << nlohmann::json{{"result", to_string(report.result)},
                                     {"passes", report.passes},
                                     {"applied", applied},
-                                    {"plan", to_json(report.final_plan)}}
+                                    {"plan", to_json(report.final_plan, &report.final_gate)}}
                          .dump(2)
                   << '\n';
     } else {
@@ -216,7 +222,7 @@ int cmd_apply(const Options& opts) {
             std::cout << describe(r) << '\n';
         if (!report.final_plan.actions.empty()) {
             std::cout << '\n';
-            render_plan(std::cout, report.final_plan);
+            render_plan(std::cout, report.final_plan, &report.final_gate);
         }
         std::cout << "\nresult: " << to_string(report.result) << " after " << report.passes
                   << (report.passes == 1 ? " pass" : " passes") << '\n';

@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "gate/history_store.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
 #include "report/json.hpp"
@@ -75,6 +76,10 @@ int Daemon::run() {
     if (signal_fd_ < 0)
         throw std::system_error(errno, std::generic_category(), "signalfd");
     loop_.watch(signal_fd_, [this] { on_signal(); });
+
+    // What the gate remembers of this boot (ineffective destructive attempts, also hostdevctl's).
+    gate_history_ = load_gate_history(layout_);
+    saved_history_ = persisted_part(gate_history_);
 
     // Configuration first: an invalid one at start still lets the daemon report why over D-Bus.
     std::string error;
@@ -169,14 +174,18 @@ void Daemon::reconcile_now() {
 
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
-    for (const auto& a : plan().actions) {
+    for (size_t i = 0; i < plan().actions.size(); ++i) {
+        const Action& a = plan().actions[i];
         std::string detail;
         for (const auto& w : a.writes)
             detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
         if (!a.module.empty())
             detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
-        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
-                          a.reason, detail);
+        // An action the gate holds back is not what the next pass does: it shows the hold instead.
+        const Hold* hold = gate_.hold_of(i);
+        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
+                          hold ? to_string(hold->state) : to_string(a.verdict),
+                          hold ? hold->reason : a.reason, detail);
     }
     return rows;
 }
@@ -203,14 +212,14 @@ std::string Daemon::describe() {
                           {"devices", devices},
                           {"mdevs", mdevs},
                           {"absent", absent},
-                          {"plan", to_json(plan())}}
+                          {"plan", to_json(plan(), &gate_)}}
         .dump();
 }
 
 ManagerView Daemon::manager_view() const {
     ManagerView m;
     m.version = HOSTDEVD_VERSION;
-    m.state = manager_state(views_, plan(), config_valid_ || generation_ > 0, starting_);
+    m.state = manager_state(views_, plan(), !gate_.run.empty(), config_valid_ || generation_ > 0, starting_);
     if (!config_valid_)
         m.state = "invalid-config";
     m.config_generation = generation_;
@@ -257,49 +266,15 @@ void Daemon::pass() {
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
         planned_ = IncrementalPlan{};
+        gate_ = GateDecision{};
         views_stale_ = true;
         publish();
         notify_ready_once();
         return;
     }
     plan_for_pass(full, changes);
-
-    // A failure is shown until its object has no safe action left (fixed, or blocked for another reason).
-    auto now = EventLoop::Clock::now();
-    for (auto it = failures_.begin(); it != failures_.end();) {
-        bool still_planned = false;
-        for (const auto& a : plan().actions)
-            if (a.object == it->first && a.verdict == Verdict::Safe)
-                still_planned = true;
-        it = still_planned ? std::next(it) : failures_.erase(it);
-    }
     std::vector<Action> wave;
-    for (const Action* a : plan().next_wave()) {
-        std::string key = Backoff::key(*a);
-        if (applied_last_wave_.count(effect_key(*a))) {
-            // Planned again right after it succeeded: the write did not take effect. Back off instead
-            // of repeating it (success of a write is not convergence).
-            backoff_.failed(key, now);
-            failures_[a->object] =
-                ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
-            spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
-            continue;
-        }
-        if (backoff_.allowed(key, now)) {
-            wave.push_back(*a);
-        } else if (backoff_.flapping(key)) {
-            // Someone else keeps undoing this: report it (once in the log), and re-apply only after the
-            // growing back-off instead of fighting in a loop (safety.md, Ownership).
-            failures_[a->object] =
-                ObjectFailure{a->summary + ": something else keeps undoing this; re-applying with back-off"};
-            if (flap_reported_.insert(key).second)
-                spdlog::warn("device={} action={} keeps being undone by something else; backing off",
-                             a->object, a->summary);
-        }
-    }
-    applied_last_wave_.clear();
-    if (auto retry = backoff_.next_retry(); retry && *retry > now)
-        loop_.at(*retry, [this] { request_pass(std::chrono::milliseconds(0)); });
+    gate_pass(wave);
 
     starting_ = starting_ && !wave.empty();
     const bool settled = wave.empty();
@@ -326,15 +301,15 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
         loop_.cancel(*stuck_timer_);
         stuck_timer_.reset();
     }
-    auto now = EventLoop::Clock::now();
+    stuck_.clear();
+    std::vector<const Action*> run;
+    for (const Action& a : wave)
+        run.push_back(&a);
+    record(gate_history_, run, gate_.run_inputs, report, gate_now());
     for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
         const auto& r = report.results[i];
-        std::string key = Backoff::key(wave[i]);
         switch (r.outcome) {
         case ActionOutcome::Ok:
-            backoff_.succeeded(key, now);
-            applied_last_wave_.insert(effect_key(wave[i]));
-            failures_.erase(wave[i].object);
             spdlog::info("device={} action={} applied", wave[i].object, wave[i].summary);
             break;
         case ActionOutcome::Blocked:
@@ -344,8 +319,7 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
                          r.message);
             break;
         case ActionOutcome::Failed:
-            backoff_.failed(key, now);
-            failures_[wave[i].object] = ObjectFailure{r.message};
+            // The next pass's gate holds it with its back-off and reports it.
             spdlog::warn("device={} action={} failed: {}", wave[i].object, wave[i].summary, r.message);
             break;
         }
@@ -375,11 +349,79 @@ void Daemon::check_stuck_write() {
             if (w == in_flight->write)
                 object = a.object;
     if (!object.empty()) {
-        failures_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
-                                          std::to_string(secs.count()) + " s"};
+        stuck_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
+                                       std::to_string(secs.count()) + " s"};
+        merge_failures();
         publish();
     }
     stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
+}
+
+// The gate's clock: the loop's monotonic clock, run `clock_scale` times faster from the daemon's start
+// for tests (a 60 s back-off passes in 1 s of waiting at scale 60).
+GateTime Daemon::gate_now() const {
+    const auto now = EventLoop::Clock::now();
+    if (options_.clock_scale == 1.0)
+        return now;
+    return clock_origin_ + std::chrono::duration_cast<EventLoop::Clock::duration>((now - clock_origin_) *
+                                                                                  options_.clock_scale);
+}
+
+// The gate decides which of the plan's safe actions run in this pass (one wave) and which are held back
+// (no repeat of an ineffective destruction, back-off, flapping), and what the held ones report.
+void Daemon::gate_pass(std::vector<Action>& wave) {
+    gate_ = decide(plan(), observed_, std::move(gate_history_), gate_now());
+    gate_history_ = gate_.history;
+    if (GateHistory persisted = persisted_part(gate_history_); !(persisted == saved_history_)) {
+        save_gate_history(layout_, gate_history_);
+        saved_history_ = std::move(persisted);
+    }
+    for (const Action* a : gate_.run)
+        wave.push_back(*a);
+    // Each hold is logged once (per object and reason), not on every pass.
+    std::map<std::string, std::string> logged;
+    for (const auto& [index, hold] : gate_.held) {
+        const Action& a = plan().actions[index];
+        if (logged.count(a.object))
+            continue;
+        logged[a.object] = hold.reason;
+        if (auto it = held_logged_.find(a.object); it == held_logged_.end() || it->second != hold.reason) {
+            if (hold.kind == HoldKind::Flapping)
+                spdlog::warn("device={} action={} keeps being undone by something else; backing off",
+                             a.object, a.summary);
+            else
+                spdlog::warn("device={} action={} held: {}", a.object, a.summary, hold.reason);
+        }
+    }
+    held_logged_ = std::move(logged);
+    merge_failures();
+    arm_retry_timer();
+}
+
+void Daemon::merge_failures() {
+    failures_.clear();
+    for (const auto& [object, hold] : gate_.held_objects(plan()))
+        failures_[object] = ObjectFailure{hold.reason, to_string(hold.state)};
+    for (const auto& [object, failure] : stuck_)
+        failures_[object] = failure;
+}
+
+// One timer for the earliest retry of a held action (only retries still to come: one that is due runs
+// in this pass or is held for another reason).
+void Daemon::arm_retry_timer() {
+    if (retry_timer_) {
+        loop_.cancel(*retry_timer_);
+        retry_timer_.reset();
+    }
+    if (!gate_.wake_at)
+        return;
+    const auto now = EventLoop::Clock::now();
+    const auto ahead = std::chrono::duration_cast<EventLoop::Clock::duration>((*gate_.wake_at - gate_now()) /
+                                                                              options_.clock_scale);
+    retry_timer_ = loop_.at(now + ahead, [this] {
+        retry_timer_.reset();
+        request_pass(std::chrono::milliseconds(0));
+    });
 }
 
 // A pass plans only the units of the host its observation changed (plan/incremental.hpp); the whole host
@@ -407,7 +449,7 @@ void Daemon::publish() {
     } else {
         for (const auto& [object, failure] : failures_)
             if (auto it = published_failures_.find(object);
-                it == published_failures_.end() || it->second.reason != failure.reason)
+                it == published_failures_.end() || !(it->second == failure))
                 unpublished_.insert(object);
         for (const auto& [object, failure] : published_failures_)
             if (!failures_.count(object))

@@ -56,6 +56,16 @@ int main(int argc, char** argv) {
         std::cerr << "hostdevd: unexpected argument '" << argv[optind] << "'\n" << kUsage;
         return 2;
     }
+    // Tests only: run the gate's clock (back-off, flapping) faster than the wall clock.
+    if (const char* scale = std::getenv("HOSTDEVD_TEST_CLOCK_SCALE"); scale && *scale) {
+        char* end = nullptr;
+        options.clock_scale = std::strtod(scale, &end);
+        if (*end != '\0' || !(options.clock_scale >= 1.0 && options.clock_scale <= 1e6)) {
+            std::cerr << "hostdevd: HOSTDEVD_TEST_CLOCK_SCALE must be a number from 1 to 1000000\n";
+            return 2;
+        }
+        spdlog::warn("test clock: the gate's clock runs {}x faster than the wall clock", options.clock_scale);
+    }
     // Under systemd stderr goes to the journal, which has its own timestamps.
     if (std::getenv("JOURNAL_STREAM"))
         spdlog::set_pattern("%l: %v");

@@ -147,13 +147,25 @@ std::string describe(const ActionResult& r) {
     return line;
 }
 
-nlohmann::json to_json(const Plan& plan) {
+nlohmann::json to_json(const Plan& plan, const GateDecision* gate) {
     nlohmann::json actions = nlohmann::json::array();
-    for (const auto& a : plan.actions)
-        actions.push_back(to_json(a));
+    for (size_t i = 0; i < plan.actions.size(); ++i) {
+        nlohmann::json a = to_json(plan.actions[i]);
+        if (const Hold* hold = gate ? gate->hold_of(i) : nullptr)
+            a["held"] = {
+                {"kind", to_string(hold->kind)}, {"state", to_string(hold->state)}, {"reason", hold->reason}};
+        actions.push_back(std::move(a));
+    }
+    const std::map<std::string, Hold> held = gate ? gate->held_objects(plan) : std::map<std::string, Hold>{};
     nlohmann::json objects = nlohmann::json::array();
-    for (const auto& [key, s] : plan.objects)
-        objects.push_back(to_json(s));
+    for (const auto& [key, s] : plan.objects) {
+        nlohmann::json o = to_json(s);
+        if (auto it = held.find(key); it != held.end()) {
+            o["state"] = to_string(it->second.state);
+            o["reason"] = it->second.reason;
+        }
+        objects.push_back(std::move(o));
+    }
     return {{"actions", actions},
             {"objects", objects},
             {"conflicts", plan.conflicts},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "apply/executor.hpp"
+#include "gate/gate.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 
@@ -11,7 +12,9 @@
 namespace hostdevd {
 
 nlohmann::json to_json(const ObservedState& observed);
-nlohmann::json to_json(const Plan& plan);
+// With `gate`, what the gate decided on this plan: each held action carries "held" ({"kind", "state",
+// "reason"}) and its object reports the hold's state and reason.
+nlohmann::json to_json(const Plan& plan, const GateDecision* gate = nullptr);
 nlohmann::json to_json(const Action& action);
 nlohmann::json to_json(const ObjectStatus& status);
 nlohmann::json to_json(const ActionResult& result);

@@ -103,20 +103,27 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
     }
 }
 
-void render_plan(std::ostream& out, const Plan& plan) {
+void render_plan(std::ostream& out, const Plan& plan, const GateDecision* gate) {
     if (plan.actions.empty()) {
         out << "nothing to do: the host matches the configuration\n";
     } else {
         Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
-        for (const auto& a : plan.actions)
-            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
-                   a.reason});
+        for (size_t i = 0; i < plan.actions.size(); ++i) {
+            const Action& a = plan.actions[i];
+            const Hold* hold = gate ? gate->hold_of(i) : nullptr;
+            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
+                   hold ? to_string(hold->state) : to_string(a.verdict), hold ? hold->reason : a.reason});
+        }
         t.render(out);
     }
+    const std::map<std::string, Hold> held = gate ? gate->held_objects(plan) : std::map<std::string, Hold>{};
     Table s({"OBJECT", "ROLE", "STATE", "REASON", "SOURCE"});
-    for (const auto& [key, st] : plan.objects)
-        if (st.state != ObjectState::Converged)
+    for (const auto& [key, st] : plan.objects) {
+        if (auto it = held.find(key); it != held.end())
+            s.add({st.object, st.role, to_string(it->second.state), it->second.reason, or_dash(st.source)});
+        else if (st.state != ObjectState::Converged)
             s.add({st.object, st.role, to_string(st.state), st.reason, or_dash(st.source)});
+    }
     if (!s.empty()) {
         out << '\n';
         s.render(out);

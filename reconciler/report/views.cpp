@@ -17,7 +17,7 @@ void set_state(View& v, const ObjectStatus& status,
     v.reason = status.reason;
     v.source = status.source;
     if (failure != failures.end()) {
-        v.state = "failed";
+        v.state = failure->second.state;
         v.reason = failure->second.reason;
     }
 }
@@ -89,7 +89,8 @@ void update_views(Views& views, const ObservedState& observed, const Plan& plan,
     }
 }
 
-std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting) {
+std::string manager_state(const Views& views, const Plan& plan, bool runnable, bool config_valid,
+                          bool starting) {
     if (!config_valid)
         return "invalid-config";
     if (starting)
@@ -106,7 +107,7 @@ std::string manager_state(const Views& views, const Plan& plan, bool config_vali
     for (const auto& [u, v] : views.mdevs)
         if (consider(v.state))
             return "degraded";
-    if (!plan.next_wave().empty())
+    if (runnable)
         return "progressing";
     for (const auto& a : plan.actions)
         if (a.verdict == Verdict::Waiting)

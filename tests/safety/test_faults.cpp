@@ -160,6 +160,16 @@ TEST_CASE("a driver enabling fewer VFs than asked - VFs in use are never disable
     CHECK(oracle_violations().empty());
     testing::simhost_ctl({"fault", "clear"});
     testing::simhost_ctl({"release", pid});
+    // Nothing hostdevd can see has changed: the tear-down that ended with 3 VFs is not tried again.
+    testing::clear_write_log();
+    auto unchanged = run_apply(conf);
+    INFO("apply after the guest left:\n" << unchanged.output);
+    CHECK(unchanged.exit_code == 1);
+    CHECK_THAT(unchanged.output, Catch::Contains("driver enabled 3 VFs when 6 were written"));
+    CHECK(testing::writes_to(testing::write_log(), "/sriov_numvfs").empty());
+    // The operator reloads the PF's driver (as a driver update would): its VFs are gone, a new situation.
+    std::ofstream("/sys/bus/pci/drivers/i40e/unbind") << pf;
+    std::ofstream("/sys/bus/pci/drivers/i40e/bind") << pf;
     require_converges(conf);
     CHECK(numvfs(pf) == "6");
     CHECK(oracle_violations().empty());

@@ -151,7 +151,7 @@ std::vector<std::string> safe_actions(const ConfigDir& conf) {
     std::vector<std::string> out;
     const auto plan = nlohmann::json::parse(c.out); // the loop must not range over a dead temporary
     for (const auto& a : plan.at("actions"))
-        if (a.at("verdict") == "safe")
+        if (a.at("verdict") == "safe" && !a.contains("held")) // the gate holds it back: not done now
             out.push_back(a.at("object").get<std::string>() + " " + a.at("summary").get<std::string>());
     return out;
 }

@@ -70,14 +70,14 @@ TEST_CASE("an executor failure turns the device failed with its reason") {
         derive_views(one_vf(), statuses(), {{"0000:3b:00.0", ObjectFailure{"write to x blocked for 6 s"}}});
     CHECK(v.devices.at("0000:3b:00.0").state == "failed");
     CHECK(v.devices.at("0000:3b:00.0").reason == "write to x blocked for 6 s");
-    CHECK(manager_state(v, statuses(), true, false) == "degraded");
+    CHECK(manager_state(v, statuses(), false, true, false) == "degraded");
 }
 
 TEST_CASE("manager state follows configuration validity, start-up, failures and blocks") {
     Views v = derive_views(one_vf(), statuses(), {});
-    CHECK(manager_state(v, statuses(), false, false) == "invalid-config");
-    CHECK(manager_state(v, statuses(), true, true) == "starting");
-    CHECK(manager_state(v, statuses(), true, false) == "blocked");
+    CHECK(manager_state(v, statuses(), false, false, false) == "invalid-config");
+    CHECK(manager_state(v, statuses(), false, true, true) == "starting");
+    CHECK(manager_state(v, statuses(), false, true, false) == "blocked");
 }
 
 TEST_CASE("only the properties that differ are reported as changed") {
