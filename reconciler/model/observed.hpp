@@ -97,6 +97,12 @@ struct ObservedState {
     // of this boot (remembered in /run/hostdevd/vgpu-types): a VF whose vGPU is active no longer lists its
     // own type, so without this memory a converged VF could not be told apart from a wrong one.
     std::map<uint32_t, std::string> vgpu_type_names;
+    // Modules this kernel can load: the names in /lib/modules/<release>/modules.dep ("-" as "_", as kmod
+    // compares them). Empty when the file could not be read: then no driver name is judged unknown.
+    std::vector<std::string> available_modules;
+    // vfio-pci's disable_denylist module parameter (/sys/module/vfio_pci/parameters/disable_denylist);
+    // unset while vfio_pci is not loaded (it may be loaded with the parameter set).
+    std::optional<bool> vfio_pci_disable_denylist;
 
     const PciDevice* find(const std::string& address) const;
 };

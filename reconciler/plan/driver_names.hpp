@@ -1,0 +1,28 @@
+// Driver names checked against the running kernel (issue 15 "validation that knows the host"): a name
+// the kernel registers, a module that registers a driver of another name (`vfio_pci` is vfio-pci's
+// module), a name no driver or module of this kernel has. Used by the planner (the device's binding is
+// `invalid`, nothing is unbound) and by `hostdevctl validate`. Pure.
+#pragma once
+
+#include "model/observed.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hostdevd::planner {
+
+// Why `name` (a `driver = "..."` value naming a driver) cannot be bound on this host, with the likely
+// intended name ("\"vfio_pci\" is the module's name; its driver is \"vfio-pci\": did you mean driver =
+// \"vfio-pci\"?"). nullopt when it is registered, or a module of this kernel may register it.
+std::optional<std::string> driver_name_problem(const std::string& name, const ObservedState& observed);
+
+// The candidate closest to `word` (case-insensitive, transpositions count as one edit), if it is close
+// enough to be a slip: at most 2 edits, fewer than a third of the word. For suggestions.
+std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
+
+// vfio_pci.c vfio_pci_dev_in_denylist() (Debian's 6.1.192, upstream 6.10+): vfio-pci's probe refuses
+// these devices unless its disable_denylist parameter is set.
+bool vfio_pci_denylisted(uint16_t vendor, uint16_t device);
+
+} // namespace hostdevd::planner
