@@ -20,6 +20,7 @@
 #include "gate/history_store.hpp"
 #include "import_mdevctl.hpp"
 #include "observe/observe.hpp"
+#include "plan/host_checks.hpp"
 #include "plan/planner.hpp"
 #include "reconcile/one_shot.hpp"
 #include "report/json.hpp"
@@ -141,6 +142,16 @@ int cmd_validate(const Options& opts) {
     auto desired = load_or_report(opts);
     if (!desired)
         return kExitFailed;
+    // The files are valid; now what they name must exist on this host (drivers, vGPU profiles).
+    SysfsLayout layout;
+    const auto problems = check_against_host(*desired, observe_host(layout));
+    for (const auto& p : problems)
+        std::cerr << p.str() << '\n';
+    if (!problems.empty()) {
+        std::cerr << "hostdevctl: configuration in " << opts.config_dir << " does not fit this host ("
+                  << problems.size() << (problems.size() == 1 ? " problem" : " problems") << ")\n";
+        return kExitFailed;
+    }
     std::cout << opts.config_dir << ": valid (" << desired->files.size() << " files, " << desired->pfs.size()
               << " pf, " << desired->devices.size() << " device, " << desired->mdevs.size()
               << " mdev entries)\n";
@@ -174,10 +185,18 @@ int cmd_plan(const Options& opts) {
     GateOptions gate_options;
     gate_options.retry_after_backoff = false;
     GateDecision gate = decide(plan, observed, load_gate_history(layout), GateClock::now(), gate_options);
-    if (opts.json)
-        std::cout << to_json(plan, &gate).dump(2) << '\n';
-    else
+    const auto problems = check_against_host(*desired, observed);
+    if (opts.json) {
+        nlohmann::json out = to_json(plan, &gate);
+        out["problems"] = nlohmann::json::array();
+        for (const auto& p : problems)
+            out["problems"].push_back(p.str());
+        std::cout << out.dump(2) << '\n';
+    } else {
         render_plan(std::cout, plan, &gate);
+        for (const auto& p : problems)
+            std::cout << "problem: " << p.str() << '\n';
+    }
     return kExitOk;
 }
 

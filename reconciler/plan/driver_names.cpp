@@ -103,6 +103,18 @@ std::optional<std::string> driver_name_problem(const std::string& name, const Ob
     return problem;
 }
 
+std::optional<std::string> profile_suggestion(const std::string& profile,
+                                              const std::vector<std::string>& known) {
+    for (const std::string& name : known)
+        if (name == profile || name == "NVIDIA " + profile)
+            return std::nullopt;
+    const std::string wanted = lower(profile);
+    for (const std::string& name : known)
+        if (lower(name) == wanted || lower(name) == "nvidia " + wanted)
+            return name;
+    return closest(profile, known);
+}
+
 bool vfio_pci_denylisted(uint16_t vendor, uint16_t device) {
     // Intel QAT DH895XCC/VF, C3XXX/VF, C62X/VF (include/linux/pci_ids.h), Sapphire Rapids DSA and IAX.
     static const uint16_t intel[] = {0x0435, 0x0443, 0x19e2, 0x19e3, 0x37c8, 0x37c9, 0x0b25, 0x0cfe};

@@ -21,6 +21,11 @@ std::optional<std::string> driver_name_problem(const std::string& name, const Ob
 // enough to be a slip: at most 2 edits, fewer than a third of the word. For suggestions.
 std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
 
+// A vGPU profile name that is not one of `known` (the names this host's GPUs list) but is one of them in
+// another case, with or without the "NVIDIA " prefix, or a slip away from one: the known name meant.
+std::optional<std::string> profile_suggestion(const std::string& profile,
+                                              const std::vector<std::string>& known);
+
 // vfio_pci.c vfio_pci_dev_in_denylist() (Debian's 6.1.192, upstream 6.10+): vfio-pci's probe refuses
 // these devices unless its disable_denylist parameter is set.
 bool vfio_pci_denylisted(uint16_t vendor, uint16_t device);

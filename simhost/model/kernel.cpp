@@ -479,7 +479,10 @@ int Kernel::set_group_hold(int group, GroupHold hold, std::string& error) {
         // A holder stands for a VMM: after opening the group it attaches it to a container
         // (VFIO_GROUP_SET_CONTAINER), which claims the group's DMA ownership and fails with EPERM while
         // a member is bound to a host driver (iommu_group_claim_dma_owner, drivers/iommu/iommu.c).
-        if (std::string why; hold != GroupHold::None && !impl_->group_viable(group, why)) {
+        // (Only a group with a VFIO member has a /dev/vfio node to open; the model's own tests also hold
+        // groups without one, to stand for other kinds of use.)
+        if (std::string why;
+            hold != GroupHold::None && impl_->vfio_groups.count(group) && !impl_->group_viable(group, why)) {
             error = "IOMMU group " + std::to_string(group) + " is not viable: " + why;
             return -EPERM;
         }
@@ -509,6 +512,16 @@ int Kernel::add_fault(const Fault& fault, std::string& error) {
             return -EINVAL;
         }
         break;
+    case Fault::Kind::ProbeFail: {
+        f.path = address_of(f.path);
+        if (!impl_->dev(f.path)) {
+            error = "no present device " + f.path;
+            return -ENOENT;
+        }
+        if (f.error <= 0)
+            f.error = EINVAL;
+        break;
+    }
     case Fault::Kind::LimitVfs:
     case Fault::Kind::EnablesVfs:
     case Fault::Kind::ProbeDelay: {
@@ -637,6 +650,14 @@ std::string Kernel::modules_alias() const {
     for (auto& m : impl_->spec.modules)
         for (auto& a : m.aliases)
             out += "alias " + a + " " + m.name + "\n";
+    return out;
+}
+
+std::string Kernel::modules_dep() const {
+    std::lock_guard lock(impl_->mu);
+    std::string out;
+    for (auto& m : impl_->spec.modules)
+        out += "kernel/drivers/simhost/" + m.name + ".ko:\n";
     return out;
 }
 

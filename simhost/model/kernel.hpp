@@ -94,6 +94,8 @@ struct Fault {
         LimitVfs,   // the PF driver at `path` (a PF address) enables at most `value` VFs
         EnablesVfs, // the PF driver at `path` enables `value` VFs whatever is written (kEnablesAll: all)
         ProbeDelay, // VF driver probing after VF enable completes `seconds` later (path = PF address)
+        ProbeFail,  // every driver's probe of the device at `path` (an address) fails with `error`: the
+                    // device stays unbound, and drivers_probe still succeeds (bus.c)
     };
     Kind kind = Kind::FailWrite;
     std::string path;
@@ -161,6 +163,9 @@ public:
 
     // The `vfio_pci:` alias lines for /lib/modules/<release>/modules.alias.
     std::string modules_alias() const;
+    // /lib/modules/<release>/modules.dep: one "kernel/drivers/simhost/<module>.ko:" line per module of the
+    // host description, loaded or not (what modprobe could load), in file order.
+    std::string modules_dep() const;
     // The /dev nodes that exist now ("vfio/12", ...), to populate /dev at start and after reset().
     std::vector<std::string> devnodes() const;
 

@@ -42,6 +42,8 @@ int Impl::probe_with(DeviceState& d, const DriverState& drv) {
         if (pf && !pf->autoprobe && !d.driver_override)
             return -ENODEV;
     }
+    if (const Fault* f = find_pf_fault(Fault::Kind::ProbeFail, d.address))
+        return -f->error; // the driver's probe failed (firmware, errata...): dd.c lets the next driver try
     // vfio_pci.c vfio_pci_is_denylisted(): refused unless the module parameter disable_denylist is set.
     if (!module_param_true(drv.spec.module, "disable_denylist"))
         for (auto& id : drv.spec.deny)

@@ -78,6 +78,7 @@ int ctl_main(const std::vector<std::string>& args) {
                      "  hold ADDR|GROUP [--device] [--comm NAME] | release PID\n"
                      "  fault fail PATH ERRNO [COUNT] | fault block PATH SECONDS\n"
                      "  fault limit-vfs PF N | fault enables-vfs PF N|all | fault probe-delay PF SECONDS\n"
+                     "  fault probe-fail ADDR [ERRNO]\n"
                      "  fault clear | log [--json] | log clear | stats [clear | /sys/PATH]\n"
                      "  input-changed | reset\n";
         return args.empty() ? 1 : 0;

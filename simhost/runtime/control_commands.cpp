@@ -158,8 +158,9 @@ ControlReply ControlCommands::hold(const std::vector<std::string>& words) {
 }
 
 ControlReply ControlCommands::fault(const std::vector<std::string>& words) {
-    const std::string kinds = "fault fail PATH ERRNO [COUNT] | block PATH SECONDS | limit-vfs PF N | "
-                              "enables-vfs PF N|all | probe-delay PF SECONDS | clear";
+    const std::string kinds =
+        "fault fail PATH ERRNO [COUNT] | block PATH SECONDS | limit-vfs PF N | "
+        "enables-vfs PF N|all | probe-delay PF SECONDS | probe-fail ADDR [ERRNO] | clear";
     if (words.size() < 2)
         return usage(kinds);
     const std::string& kind = words[1];
@@ -195,6 +196,16 @@ ControlReply ControlCommands::fault(const std::vector<std::string>& words) {
             fault.value = SriovSpec::kEnablesAll;
         else if (!parse_number(words[3], fault.value))
             return failure(EINVAL, "N must be a number or 'all', not '" + words[3] + "'");
+    } else if (kind == "probe-fail" && (words.size() == 3 || words.size() == 4)) {
+        fault.kind = Fault::Kind::ProbeFail;
+        fault.path = words[2];
+        fault.error = EINVAL; // what most probes return (vfio_pci_probe, pci_enable_device failures)
+        if (words.size() == 4) {
+            const auto error = parse_errno(words[3]);
+            if (!error || *error <= 0)
+                return failure(EINVAL, "unknown errno '" + words[3] + "' (use a name like EIO or a number)");
+            fault.error = *error;
+        }
     } else if (kind == "probe-delay" && words.size() == 4) {
         fault.kind = Fault::Kind::ProbeDelay;
         fault.path = words[2];
