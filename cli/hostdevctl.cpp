@@ -282,18 +282,30 @@ int cmd_status(const Options& opts) {
     if (!m.at("config_valid").get<bool>())
         std::cout << "configuration error (previous one still in force): "
                   << m.at("config_error").get<std::string>() << '\n';
-    Table t({"DEVICE", "ROLE", "DRIVER", "WANTS", "VFS", "STATE", "HOLDERS", "REASON"});
+    // One notation for counts in every view: VFS is current/total (sriov_numvfs/sriov_totalvfs), as in
+    // `hostdevctl devices`; what the configuration asks for is under WANTS.
+    Table t({"DEVICE", "ROLE", "DRIVER", "VFS", "VGPU", "WANTS", "STATE", "HOLDERS", "REASON"});
+    auto or_dash = [](const std::string& text) { return text.empty() ? std::string("-") : text; };
     for (const auto& v : d.at("devices")) {
-        std::string vfs = v.at("role") == "pf" ? std::to_string(v.at("num_vfs").get<unsigned>()) + "/" +
-                                                     (v.at("desired_vfs").get<std::string>().empty()
-                                                          ? "-"
-                                                          : v.at("desired_vfs").get<std::string>())
-                                               : "-";
-        std::string wants =
-            v.at("managed").get<bool>() ? "(managed)" : v.at("desired_driver").get<std::string>();
-        t.add({v.at("address"), v.at("role"),
-               v.at("driver").get<std::string>().empty() ? "-" : v.at("driver").get<std::string>(),
-               wants.empty() ? "-" : wants, vfs, v.at("state"), joined(v.at("holders")), v.at("reason")});
+        const std::string role = v.at("role");
+        std::string vfs = "-";
+        if (role == "pf")
+            vfs = std::to_string(v.at("num_vfs").get<unsigned>()) + "/" +
+                  std::to_string(v.at("total_vfs").get<unsigned>());
+        std::vector<std::string> wants;
+        if (const std::string n = v.at("desired_vfs"); !n.empty())
+            wants.push_back("vfs " + n);
+        if (v.at("managed").get<bool>())
+            wants.push_back("(managed)");
+        else if (const std::string drv = v.at("desired_driver"); !drv.empty())
+            wants.push_back(drv);
+        if (const std::string vgpu = v.value("desired_vgpu", ""); !vgpu.empty())
+            wants.push_back("vgpu " + vgpu);
+        std::string wanted;
+        for (const auto& w : wants)
+            wanted += (wanted.empty() ? "" : ", ") + w;
+        t.add({v.at("address"), role, or_dash(v.at("driver")), vfs, or_dash(v.value("vgpu", "")),
+               or_dash(wanted), v.at("state"), joined(v.at("holders")), v.at("reason")});
     }
     std::cout << '\n';
     t.render(std::cout);

@@ -1,6 +1,7 @@
 #include "report/json.hpp"
 
 #include "report/format.hpp"
+#include "report/views.hpp"
 
 #include <cstdio>
 
@@ -77,7 +78,9 @@ nlohmann::json to_json(const ObservedState& observed) {
             nlohmann::json creatable = nlohmann::json::array();
             for (const auto& t : d.vgpu->creatable)
                 creatable.push_back({{"id", t.id}, {"name", t.name}});
-            j["vgpu"] = {{"current", d.vgpu->current}, {"creatable", creatable}};
+            j["vgpu"] = {{"current", d.vgpu->current},
+                         {"current_name", current_vgpu_name(d, observed)},
+                         {"creatable", creatable}};
         }
         devices.push_back(std::move(j));
     }
@@ -116,10 +119,10 @@ nlohmann::json to_json(const Action& a) {
 }
 
 nlohmann::json to_json(const ObjectStatus& s) {
-    return {{"object", s.object},           {"role", s.role},          {"state", to_string(s.state)},
-            {"reason", s.reason},           {"source", s.source},      {"desired_driver", s.desired_driver},
-            {"desired_vfs", s.desired_vfs}, {"managed", s.managed},    {"pool", s.pool},
-            {"parent", s.parent},           {"mdev_type", s.mdev_type}};
+    return {{"object", s.object},           {"role", s.role},           {"state", to_string(s.state)},
+            {"reason", s.reason},           {"source", s.source},       {"desired_driver", s.desired_driver},
+            {"desired_vfs", s.desired_vfs}, {"managed", s.managed},     {"pool", s.pool},
+            {"parent", s.parent},           {"mdev_type", s.mdev_type}, {"desired_vgpu", s.desired_vgpu}};
 }
 
 nlohmann::json to_json(const ActionResult& r) {

@@ -1,5 +1,7 @@
 #include "report/table.hpp"
 
+#include "report/views.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -67,7 +69,8 @@ std::string netdev_names(const PciDevice& d) {
 } // namespace
 
 void render_devices(std::ostream& out, const ObservedState& observed) {
-    Table t({"ADDRESS", "ROLE", "IDS", "DRIVER", "GROUP", "NETDEV", "SR-IOV", "HOLDERS"});
+    // VFS is current/total (sriov_numvfs/sriov_totalvfs), the notation of `hostdevctl status` too.
+    Table t({"ADDRESS", "ROLE", "IDS", "DRIVER", "GROUP", "NETDEV", "VFS", "VGPU", "HOLDERS"});
     auto row = [&](const PciDevice& d, const std::string& address, const std::string& role) {
         std::string sriov = "-";
         if (d.is_pf)
@@ -76,7 +79,7 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         else if (!d.physfn.empty())
             sriov = "vf " + std::to_string(d.vf_index);
         t.add({address, role, ids(d), or_dash(d.driver), group(d.iommu_group), netdev_names(d), sriov,
-               or_dash(joined(d.holders))});
+               or_dash(current_vgpu_name(d, observed)), or_dash(joined(d.holders))});
     };
     for (const auto& [address, d] : observed.devices) {
         if (!d.physfn.empty())
@@ -91,7 +94,7 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         for (const auto& type : parent.mdev_types)
             types.push_back(type.id);
         // Not a PCI device: IDS lists its mdev types instead.
-        t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-"});
+        t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-", "-"});
     }
     t.render(out);
     if (!observed.mdevs.empty()) {

@@ -21,11 +21,18 @@ struct DeviceView {
     std::string pool;
     uint32_t num_vfs = 0, total_vfs = 0;
     std::string desired_vfs;
+    std::string vgpu;         // the VF's current vGPU profile ("NVIDIA L4-6Q", its id when the name is not
+                              // known, "" when none or no nvidia files)
+    std::string desired_vgpu; // the profile the configuration asks for, "" if none
     bool in_use = false;
     std::vector<std::string> holders;
     std::string state, reason, source;
     bool operator==(const DeviceView&) const = default;
 };
+
+// The name of the vGPU type a VF holds now: "" when none, its name when this host knows it (creatable on
+// any VF now, or remembered), else its id.
+std::string current_vgpu_name(const PciDevice& device, const ObservedState& observed);
 
 struct MdevView {
     std::string uuid, parent, type;

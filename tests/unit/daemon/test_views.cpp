@@ -25,7 +25,8 @@ ObservedState one_vf() {
 
 Plan statuses() {
     Plan p;
-    ObjectStatus pf{"0000:3b:00.0", "pf", ObjectState::Converged, "", "a.toml:3", "", "1", false, "", "", ""};
+    ObjectStatus pf{
+        "0000:3b:00.0", "pf", ObjectState::Converged, "", "a.toml:3", "", "1", false, "", "", "", ""};
     ObjectStatus vf{"0000:3b:02.0",
                     "vf",
                     ObjectState::Blocked,
@@ -36,6 +37,7 @@ Plan statuses() {
                     false,
                     "gold",
                     "",
+                    "",
                     ""};
     ObjectStatus absent{"address=0000:5e:00.0",
                         "pf",
@@ -45,6 +47,7 @@ Plan statuses() {
                         "",
                         "8",
                         false,
+                        "",
                         "",
                         "",
                         ""};
@@ -128,7 +131,8 @@ TEST_CASE("an [[mdev]] entry that selects nothing is absent: no Mdev object") {
                                                false,
                                                "",
                                                "",
-                                               "nvidia-222"};
+                                               "nvidia-222",
+                                               ""};
     p.objects["c2177883-f1bb-47f0-914d-32a22e3a8804"] = ObjectStatus{"c2177883-f1bb-47f0-914d-32a22e3a8804",
                                                                      "mdev",
                                                                      ObjectState::Pending,
@@ -139,7 +143,8 @@ TEST_CASE("an [[mdev]] entry that selects nothing is absent: no Mdev object") {
                                                                      false,
                                                                      "",
                                                                      "0000:3d:00.1",
-                                                                     "nvidia-222"};
+                                                                     "nvidia-222",
+                                                                     ""};
     Views v = derive_views(ObservedState{}, p, {});
     CHECK(v.mdevs.size() == 1);
     CHECK(v.mdevs.count("c2177883-f1bb-47f0-914d-32a22e3a8804") == 1);
