@@ -3,6 +3,7 @@
 #include "gate/inputs.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace hostdevd {
 
@@ -19,6 +20,7 @@ void settle(GateHistory& history, GateTime now) {
         EffectHistory& e = it->second;
         e.no_effect.clear();
         e.awaiting_check = false;
+        e.attempted_inputs.clear();
         e.failures = 0;
         e.retry_at = {};
         e.failed_inputs.clear();
@@ -119,13 +121,20 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
             continue;
         auto again_it = safe_effects.find(key);
         if (again_it == safe_effects.end()) {
-            if (safe_kinds.count(object_kind_of(key)))
+            if (safe_kinds.count(object_kind_of(key))) {
                 e.awaiting_check = false;
+                e.attempted_inputs.clear();
+            }
             continue;
         }
         e.awaiting_check = false;
         const Action& again = *again_it->second;
         const std::string inputs = gate_inputs(again, observed);
+        // An attempt whose outcome was never recorded (the process died during it): it did not take if
+        // nothing differs from where it started; if something does, it did part of its work.
+        const std::string started_from = std::exchange(e.attempted_inputs, std::string());
+        if (!started_from.empty() && started_from != inputs)
+            continue;
         const std::string what = describe_no_effect(again, observed);
         e.no_effect[inputs] = what;
         if (e.failed_inputs != inputs)
@@ -194,6 +203,11 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
             continue;
         out.run.push_back(a);
         out.run_inputs.push_back(inputs);
+        if (a->disruptive) {
+            EffectHistory& e = history.effects[effect_key(*a)];
+            e.awaiting_check = true;
+            e.attempted_inputs = inputs;
+        }
     }
     for (const auto& [a, hold] : out.held)
         if (hold.retry_at && *hold.retry_at > now && (!out.wake_at || *hold.retry_at < *out.wake_at))
@@ -207,10 +221,14 @@ void record(GateHistory& history, const std::vector<const Action*>& run,
     for (size_t i = 0; i < run.size() && i < report.results.size() && i < inputs.size(); ++i) {
         const Action& a = *run[i];
         const ActionResult& r = report.results[i];
-        if (r.outcome == ActionOutcome::Blocked)
-            continue; // not attempted: the in-use re-check found a holder
         EffectHistory& e = history.effects[effect_key(a)];
+        e.attempted_inputs.clear();
+        if (r.outcome == ActionOutcome::Blocked) {
+            e.awaiting_check = false; // not attempted: the in-use re-check found a holder
+            continue;
+        }
         if (r.outcome == ActionOutcome::Failed) {
+            e.awaiting_check = false;
             if (e.failed_inputs != inputs[i])
                 e.failures = 0;
             ++e.failures;

@@ -55,6 +55,10 @@ struct EffectHistory {
     std::map<std::string, std::string> no_effect;
     // The effect ran without error in the last wave: the next decision sees whether it took.
     bool awaiting_check = false;
+    // A destructive run decided but not yet recorded (set by decide(), cleared by record()), with the inputs
+    // it started from. Persisted: when the process dies in between (SIGKILL during the writes), the next one
+    // treats the effect planned again from those very inputs as not taking, rather than destroying again.
+    std::string attempted_inputs;
     // Back-off: failed or ineffective attempts in a row (reset when the effect settles or its inputs
     // change), when the next one may run, from which inputs, and what went wrong last.
     unsigned failures = 0;

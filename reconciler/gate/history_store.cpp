@@ -21,9 +21,14 @@ std::string gate_history_path(const SysfsLayout& layout) {
 
 GateHistory persisted_part(const GateHistory& history) {
     GateHistory out;
-    for (const auto& [key, e] : history.effects)
+    for (const auto& [key, e] : history.effects) {
         if (!e.no_effect.empty())
             out.effects[key].no_effect = e.no_effect;
+        if (e.awaiting_check && !e.attempted_inputs.empty()) {
+            out.effects[key].awaiting_check = true;
+            out.effects[key].attempted_inputs = e.attempted_inputs;
+        }
+    }
     return out;
 }
 
@@ -39,9 +44,15 @@ GateHistory load_gate_history(const SysfsLayout& layout) {
         const auto doc = nlohmann::json::parse(text.str());
         if (doc.at("version").get<int>() != kFormatVersion)
             throw std::runtime_error("unknown version " + doc.at("version").dump());
-        for (const auto& [key, effect] : doc.at("effects").items())
+        for (const auto& [key, effect] : doc.at("effects").items()) {
+            EffectHistory& e = history.effects[key];
             for (const auto& [inputs, reason] : effect.at("no_effect").items())
-                history.effects[key].no_effect[inputs] = reason.get<std::string>();
+                e.no_effect[inputs] = reason.get<std::string>();
+            if (effect.contains("attempted")) {
+                e.attempted_inputs = effect.at("attempted").get<std::string>();
+                e.awaiting_check = !e.attempted_inputs.empty();
+            }
+        }
     } catch (const std::exception& e) {
         spdlog::warn("ignoring {}: {}", path, e.what());
         return GateHistory{};
@@ -51,8 +62,11 @@ GateHistory load_gate_history(const SysfsLayout& layout) {
 
 bool save_gate_history(const SysfsLayout& layout, const GateHistory& history) {
     nlohmann::json effects = nlohmann::json::object();
-    for (const auto& [key, e] : persisted_part(history).effects)
+    for (const auto& [key, e] : persisted_part(history).effects) {
         effects[key] = {{"no_effect", e.no_effect}};
+        if (e.awaiting_check)
+            effects[key]["attempted"] = e.attempted_inputs;
+    }
     const std::string text = nlohmann::json{{"version", kFormatVersion}, {"effects", effects}}.dump(1) + "\n";
     const std::string path = gate_history_path(layout);
     std::error_code ec;

@@ -1,8 +1,9 @@
 // Where the gate's memory of ineffective destructive attempts lives between processes: one file per boot,
 // /run/hostdevd/gate-history.json, written by the daemon and by `hostdevctl apply` alike, so that neither a
 // second `hostdevctl apply` nor a restarted daemon repeats a tear-down that did not converge (docs/planner.md
-// "The gate"). Only the no-effect records are kept there: back-off and flapping are the daemon's timing
-// and start afresh with each process. Deleting the file (or rebooting) forgets them.
+// "The gate"). Kept there: the no-effect records, and a destructive attempt decided but not yet recorded
+// (a process killed during its writes). Back-off and flapping are the daemon's timing and start afresh with
+// each process. Deleting the file (or rebooting) forgets them.
 #pragma once
 
 #include "gate/gate.hpp"

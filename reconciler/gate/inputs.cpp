@@ -168,7 +168,8 @@ std::string describe_no_effect(const Action& a, const ObservedState& observed) {
         if (d && value == "0")
             return std::to_string(d->num_vfs) + " VFs still enabled after writing 0";
         if (d)
-            return "driver enabled " + std::to_string(d->num_vfs) + " VFs when " + value + " were written";
+            return "driver enabled " + std::to_string(d->num_vfs) + " VFs when " + value +
+                   (value == "1" ? " was written" : " were written");
         break;
     case ActionKind::SetAutoprobe:
         if (d)

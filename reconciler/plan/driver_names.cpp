@@ -112,7 +112,9 @@ std::optional<std::string> profile_suggestion(const std::string& profile,
     for (const std::string& name : known)
         if (lower(name) == wanted || lower(name) == "nvidia " + wanted)
             return name;
-    return closest(profile, known);
+    // No edit-distance guess here: profile names differ by a digit ("L4-24Q", "L4-2Q", "L4-4Q") and a
+    // valid profile that does not fit now must not be "corrected" into another one.
+    return std::nullopt;
 }
 
 bool vfio_pci_denylisted(uint16_t vendor, uint16_t device) {

@@ -22,7 +22,7 @@ std::optional<std::string> driver_name_problem(const std::string& name, const Ob
 std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
 
 // A vGPU profile name that is not one of `known` (the names this host's GPUs list) but is one of them in
-// another case, with or without the "NVIDIA " prefix, or a slip away from one: the known name meant.
+// another case, with or without the "NVIDIA " prefix: the known name meant.
 std::optional<std::string> profile_suggestion(const std::string& profile,
                                               const std::vector<std::string>& known);
 

@@ -103,7 +103,18 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
     GateOptions gate_options;
     gate_options.retry_after_backoff = false;
     GateHistory history = options.persist_gate_history ? load_gate_history(layout) : GateHistory{};
-    const GateHistory loaded = persisted_part(history);
+    GateHistory saved = persisted_part(history);
+    // Saved whenever it changes, before any write of the wave the decision starts: a run killed during a
+    // destructive write leaves the attempt on record.
+    auto persist = [&] {
+        if (!options.persist_gate_history)
+            return;
+        GateHistory now = persisted_part(history);
+        if (now == saved)
+            return;
+        save_gate_history(layout, history);
+        saved = std::move(now);
+    };
     bool failed = false;
     report.final_observed = observe_host(layout);
     for (;;) {
@@ -111,6 +122,7 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         report.final_gate = decide(report.final_plan, report.final_observed, std::move(history),
                                    GateClock::now(), gate_options);
         history = report.final_gate.history;
+        persist();
         const std::vector<const Action*>& wave = report.final_gate.run;
         if (wave.empty() || report.passes >= options.max_passes)
             break;
@@ -130,8 +142,7 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         else
             report.final_observed = observe_host(layout);
     }
-    if (options.persist_gate_history && !(persisted_part(history) == loaded))
-        save_gate_history(layout, history);
+    persist();
     if (failed || report.final_gate.any_failed())
         report.result = OneShotResult::Failed;
     else if (report.final_plan.converged())

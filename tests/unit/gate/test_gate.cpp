@@ -372,3 +372,40 @@ TEST_CASE("the inputs of an action ignore holders and follow the device and the 
     CHECK(gate_inputs(other_target, host) != base);
     CHECK(base.size() == 16);
 }
+
+TEST_CASE(
+    "a destructive attempt whose process died before recording it is not repeated from where it started") {
+    DesiredState desired = with_pf(pf_entry(exact(4)));
+    ObservedState sixteen = all_vfs_enabled(16);
+    Decided started = decide_on(desired, sixteen, {}, t0);
+    REQUIRE(started.gate.run.size() == 1);
+    REQUIRE(started.gate.run[0]->disruptive);
+    // The process is killed during the writes: only what decide() recorded survives (and is persisted).
+    const GateHistory survived = persisted_part(started.gate.history);
+    REQUIRE(survived.effects.size() == 1);
+    CHECK(survived.effects.begin()->second.attempted_inputs == started.gate.run_inputs[0]);
+
+    SECTION("found where it started (both writes done, the driver enabled 16 again; or none done): held") {
+        Decided next = decide_on(desired, sixteen, survived, t0 + 1s);
+        CHECK(next.gate.run.empty());
+        CHECK(the_hold(next.gate).kind == HoldKind::NoEffect);
+    }
+    SECTION("found part-way (0 written, 4 not): the rest runs") {
+        ObservedState none = all_vfs_enabled(0);
+        Decided next = decide_on(desired, none, survived, t0 + 1s);
+        REQUIRE(next.gate.run.size() == 1);
+        CHECK(next.gate.run[0]->summary == "sriov_numvfs 0 -> 4");
+        CHECK(next.gate.held.empty());
+    }
+}
+
+TEST_CASE("record: a failed or blocked destructive run is no attempt left open") {
+    DesiredState desired = with_pf(pf_entry(exact(4)));
+    ObservedState host = all_vfs_enabled(16);
+    for (ActionOutcome outcome : {ActionOutcome::Failed, ActionOutcome::Blocked}) {
+        Decided d = decide_on(desired, host, {}, t0);
+        GateHistory h = d.gate.history;
+        ran(h, d.gate, outcome, t0, "write \"0\" failed: EBUSY");
+        CHECK(persisted_part(h).effects.empty());
+    }
+}
