@@ -103,6 +103,8 @@ struct ObservedState {
     // vfio-pci's disable_denylist module parameter (/sys/module/vfio_pci/parameters/disable_denylist);
     // unset while vfio_pci is not loaded (it may be loaded with the parameter set).
     std::optional<bool> vfio_pci_disable_denylist;
+    // vfio-pci's enable_sriov parameter: without it vfio-pci refuses sriov_numvfs on a PF it drives (ENOENT).
+    std::optional<bool> vfio_pci_enable_sriov;
 
     const PciDevice* find(const std::string& address) const;
 };

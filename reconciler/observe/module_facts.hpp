@@ -7,7 +7,8 @@
 
 namespace hostdevd {
 
-// Fills `available_modules` and `vfio_pci_disable_denylist`. Returns whether they changed.
+// Fills `available_modules`, `vfio_pci_disable_denylist` and `vfio_pci_enable_sriov`. Returns whether they
+// changed.
 bool read_module_facts(const SysfsLayout& layout, ObservedState& state);
 
 } // namespace hostdevd

@@ -49,6 +49,7 @@ ObservedState host_wide_state(const ObservedState& observed) {
     out.vgpu_type_names = observed.vgpu_type_names;
     out.available_modules = observed.available_modules;
     out.vfio_pci_disable_denylist = observed.vfio_pci_disable_denylist;
+    out.vfio_pci_enable_sriov = observed.vfio_pci_enable_sriov;
     return out;
 }
 

@@ -81,7 +81,8 @@ PciDevice make_vf(int p, int i, Rng& rng) {
 
 // PF p with n VFs; its VFs enter `host` too.
 void add_pf(ObservedState& host, int p, int n, Rng& rng) {
-    PciDevice pf = plain_device(pf_address(p), chance(rng, 85) ? "i40e" : "");
+    PciDevice pf =
+        plain_device(pf_address(p), chance(rng, 85) ? (chance(rng, 10) ? "vfio-pci" : "i40e") : "");
     pf.vendor = p % 2 ? 0x15b3 : 0x8086;
     pf.device = p % 2 ? 0x101d : 0x1572;
     pf.is_pf = true;
@@ -167,6 +168,8 @@ ObservedState random_host(Rng& rng) {
         host.available_modules = {"i40e", "iavf", "mlx5_vfio_pci", "nvme", "vfio_pci"};
     if (chance(rng, 60))
         host.vfio_pci_disable_denylist = chance(rng, 30);
+    if (chance(rng, 30))
+        host.vfio_pci_enable_sriov = chance(rng, 50);
     return host;
 }
 
