@@ -242,6 +242,18 @@ TEST_CASE("group viability: a GPU without its audio function is blocked naming t
     CHECK_THAT(reason, Catch::Contains("IOMMU group 60 would be mixed"));
     CHECK_THAT(reason, Catch::Contains("0000:65:00.1 on snd_hda_intel (host driver)"));
     CHECK_THAT(reason, Catch::Contains("0000:65:00.0 on vfio-pci"));
+    // What a guest would meet if someone bound the GPU alone: its VMM cannot take the group (EPERM on
+    // VFIO_GROUP_SET_CONTAINER; simhost's hold stands for the VMM), and hostdevd reports the group.
+    for (const auto& [path, value] : std::vector<std::pair<std::string, std::string>>{
+             {"/sys/bus/pci/drivers/nvidia/unbind", "0000:65:00.0"},
+             {"/sys/bus/pci/devices/0000:65:00.0/driver_override", "vfio-pci"},
+             {"/sys/bus/pci/drivers_probe", "0000:65:00.0"}})
+        REQUIRE(run({"sh", "-c", "printf '%s' \"$1\" > \"$2\"", "sh", value, path}).exit_code == 0);
+    REQUIRE(driver_of("0000:65:00.0") == "vfio-pci");
+    auto hold = run({testing::simhost(), "ctl", "hold", "0000:65:00.0"});
+    CHECK(hold.exit_code == 1);
+    CHECK_THAT(hold.err, Catch::Contains("EPERM") && Catch::Contains("IOMMU group 60 is not viable"));
+    CHECK(status_of(plan_json(conf), "0000:65:00.0").at("state") == "blocked");
     // With both functions in the configuration the group is viable: both go to vfio-pci, and a guest
     // can take the group.
     conf.write("20-audio.toml",
