@@ -108,6 +108,21 @@ TEST_CASE("daemon churn: a driver enabling all its VFs - one destructive attempt
     CHECK(testing::write_log().empty());
     CHECK(device_property(*s.client, pf, "State") == "failed");
     CHECK(s.manager_state() == "degraded");
+    // Plan() shows the held tear-down as failed with its reason, never as safe.
+    auto plan =
+        testing::busctl(s.bus, {"--json=short", "call", "io.hostdevd1", kManager, kManagerIface, "Plan"});
+    INFO("Plan(): " << plan.out << plan.err);
+    REQUIRE(plan.exit_code == 0);
+    bool shown = false;
+    const auto rows = nlohmann::json::parse(plan.out); // the loop must not range over a dead temporary
+    for (const auto& row : rows.at("data").at(0))
+        if (row.at(0) == pf && row.at(1) == "sriov_numvfs 16 -> 0 -> 4") {
+            CHECK(row.at(2) == "failed");
+            CHECK_THAT(row.at(3).get<std::string>(),
+                       Catch::Contains("driver enabled 16 VFs when 4 were written"));
+            shown = true;
+        }
+    CHECK(shown);
     // The configuration changes: acted on at once.
     s.conf.write("10-test.toml", pf_config(pf, 16));
     CHECK(testing::wait_until([&] { return s.manager_state() == "converged"; }, 15s));
