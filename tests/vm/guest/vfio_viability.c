@@ -19,13 +19,20 @@
 
 static const char* errno_name(int e) {
     switch (e) {
-    case EPERM: return "EPERM";
-    case EBUSY: return "EBUSY";
-    case EINVAL: return "EINVAL";
-    case ENOENT: return "ENOENT";
-    case ENODEV: return "ENODEV";
-    case EACCES: return "EACCES";
-    default: return strerrorname_np(e) ? strerrorname_np(e) : "E?";
+    case EPERM:
+        return "EPERM";
+    case EBUSY:
+        return "EBUSY";
+    case EINVAL:
+        return "EINVAL";
+    case ENOENT:
+        return "ENOENT";
+    case ENODEV:
+        return "ENODEV";
+    case EACCES:
+        return "EACCES";
+    default:
+        return strerrorname_np(e) ? strerrorname_np(e) : "E?";
     }
 }
 
