@@ -69,12 +69,16 @@ void host_drivers_text(std::string& out, const ObservedState& observed) {
     out += "\ndrivers";
     for (const std::string& d : observed.drivers)
         out += " " + d;
-    out += "\nmodules";
+    out += "\nmodules"; // those registering PCI drivers (a host has hundreds of modules, most without)
     for (const auto& [module, drivers] : observed.module_drivers) {
+        if (drivers.empty())
+            continue;
         out += " " + module + "=";
         for (const std::string& d : drivers)
             out += d + ",";
     }
+    if (observed.vfio_pci_disable_denylist)
+        out += *observed.vfio_pci_disable_denylist ? " denylist-off" : " denylist-on";
 }
 
 // The parent an mdev create writes to: "bus/pci/devices/<p>/mdev_supported_types/..." or
