@@ -194,7 +194,8 @@ TEST_CASE("denylist: QAT VFs for vfio-pci are invalid before anything is unbound
     CHECK(vf.at("state") == "blocked");
     CHECK_THAT(vf.at("reason").get<std::string>(), Catch::Contains("8086:37c9 is on vfio-pci's denylist"));
     CHECK_THAT(vf.at("reason").get<std::string>(), Catch::Contains("vfio-pci.disable_denylist=1"));
-    for (const auto& a : plan_json(conf).at("actions"))
+    const auto plan = plan_json(conf); // the loop must not range over a dead temporary
+    for (const auto& a : plan.at("actions"))
         if (a.at("object") == "0000:3d:01.0")
             CHECK(a.at("verdict") == "invalid");
 }
