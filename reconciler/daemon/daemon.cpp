@@ -3,6 +3,7 @@
 #include "config/loader.hpp"
 #include "gate/history_store.hpp"
 #include "model/pci_address.hpp"
+#include "observe/effect_check.hpp"
 #include "observe/observe.hpp"
 #include "report/json.hpp"
 
@@ -303,9 +304,13 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
     }
     stuck_.clear();
     std::vector<const Action*> run;
-    for (const Action& a : wave)
-        run.push_back(&a);
-    record(gate_history_, run, gate_.run_inputs, report, gate_now());
+    std::vector<std::optional<bool>> took; // checked at once: someone may undo it before the next pass
+    for (size_t i = 0; i < wave.size(); ++i) {
+        run.push_back(&wave[i]);
+        const bool ok = i < report.results.size() && report.results[i].outcome == ActionOutcome::Ok;
+        took.push_back(ok ? effect_visible(layout_, wave[i]) : std::nullopt);
+    }
+    record(gate_history_, run, gate_.run_inputs, report, gate_now(), took);
     for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
         const auto& r = report.results[i];
         switch (r.outcome) {

@@ -217,7 +217,8 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
 }
 
 void record(GateHistory& history, const std::vector<const Action*>& run,
-            const std::vector<std::string>& inputs, const ExecutionReport& report, GateTime now) {
+            const std::vector<std::string>& inputs, const ExecutionReport& report, GateTime now,
+            const std::vector<std::optional<bool>>& took) {
     for (size_t i = 0; i < run.size() && i < report.results.size() && i < inputs.size(); ++i) {
         const Action& a = *run[i];
         const ActionResult& r = report.results[i];
@@ -237,7 +238,8 @@ void record(GateHistory& history, const std::vector<const Action*>& run,
             e.last_failure = r.message;
             continue;
         }
-        e.awaiting_check = true;
+        // Seen in place right after the writes: it took, whatever happens to it next.
+        e.awaiting_check = !(i < took.size() && took[i] == true);
         if (e.applications == 0 || now - e.window_start > kFlapWindow) {
             e.window_start = now;
             e.applications = 0;

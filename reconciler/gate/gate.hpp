@@ -110,9 +110,12 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
 
 // What the executor did with the actions a decision ran (`run`, with the decision's `run_inputs`):
 // successes await their check by the next decide(), failures start or extend their back-off,
-// applications count towards flapping. Pure.
+// applications count towards flapping. `took` (optional, one per action): whether the effect showed
+// right after the writes (observe/effect_check.hpp); an effect that did is not checked again, so its
+// undoing by someone else before the next decision counts as flapping, not as "did not take". Pure.
 void record(GateHistory& history, const std::vector<const Action*>& run,
-            const std::vector<std::string>& inputs, const ExecutionReport& report, GateTime now);
+            const std::vector<std::string>& inputs, const ExecutionReport& report, GateTime now,
+            const std::vector<std::optional<bool>>& took = {});
 
 // Back-off delays: 1 s, 2 s, 4 s ... doubling per failed or ineffective attempt, at most kMaxBackoff.
 std::chrono::seconds backoff_delay(unsigned failures);

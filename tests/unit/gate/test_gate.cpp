@@ -409,3 +409,27 @@ TEST_CASE("record: a failed or blocked destructive run is no attempt left open")
         CHECK(persisted_part(h).effects.empty());
     }
 }
+
+TEST_CASE("an effect seen in place right after its writes and undone before the next decision is flapping") {
+    // The daemon checks a bind at once (observe/effect_check.hpp): someone unbinding the VF before the next
+    // pass looks must not make the bind count as "did not take".
+    DesiredState desired = with_pf(pf_entry(exact(1)));
+    desired.pfs[0].vfs_settings.push_back(vf_table({0}, named("vfio-pci")));
+    ObservedState undone = pf_with_vfs(1, 8, "i40e", "");
+    GateHistory h;
+    for (unsigned i = 0; i <= kFlapLimit; ++i) {
+        Decided d = decide_on(desired, undone, h, t0 + i * 100ms);
+        REQUIRE(d.gate.run.size() == 1);
+        h = d.gate.history;
+        record(h, d.gate.run, d.gate.run_inputs, outcomes(d.gate, ActionOutcome::Ok), t0 + i * 100ms, {true});
+    }
+    Decided held = decide_on(desired, undone, h, t0 + 350ms);
+    REQUIRE(held.gate.run.empty());
+    CHECK(the_hold(held.gate).kind == HoldKind::Flapping);
+    CHECK(persisted_part(held.gate.history).effects.empty()); // no "did not take" record
+    // Without the check the same sequence looks like a bind that does not take.
+    Decided first = decide_on(desired, undone, {}, t0);
+    GateHistory unchecked = first.gate.history;
+    ran(unchecked, first.gate, ActionOutcome::Ok, t0);
+    CHECK(the_hold(decide_on(desired, undone, unchecked, t0 + 10ms).gate).kind == HoldKind::Backoff);
+}
