@@ -114,7 +114,7 @@ int apply_here(const Invocation& in) {
                                     {"reason", report.reason},
                                     {"passes", report.passes},
                                     {"applied", applied},
-                                    {"plan", to_json(report.final_plan)}}
+                                    {"plan", to_json(report.final_plan, &report.final_gate)}}
                          .dump(2)
                   << '\n';
     } else {
@@ -122,7 +122,7 @@ int apply_here(const Invocation& in) {
             std::cout << describe(r) << '\n';
         if (!report.final_plan.actions.empty()) {
             std::cout << '\n';
-            render_plan(std::cout, report.final_plan);
+            render_plan(std::cout, report.final_plan, {}, &report.final_gate);
         }
         std::cout << "\nresult: " << to_string(report.result) << " after " << report.passes
                   << (report.passes == 1 ? " pass" : " passes")
@@ -154,7 +154,9 @@ Command apply_command() {
     c.description =
         "Reconcile once: apply every safe action of the plan, wave by wave (VF counts, bindings, mdevs),\n"
         "re-reading the host after each, until nothing safe remains; then print what was done and what is\n"
-        "left with its reason. Nothing in use is ever disrupted. When hostdevd runs, it is asked to reload\n"
+        "left with its reason. Nothing in use is ever disrupted, and a destructive change that did not take\n"
+        "(a driver that enables another number of VFs than written) is not repeated, by this run or a later\n"
+        "one, until the configuration or the device changes. When hostdevd runs, it is asked to reload\n"
         "its configuration and reconcile instead, and followed until it settles (at most --timeout\n"
         "seconds). On a terminal, a progress line says what the apply is waiting for once it has taken a\n"
         "second; scripts (stdout not a terminal) get only the result.";
@@ -164,8 +166,9 @@ Command apply_command() {
         local_option(),
         {"timeout", ValueKind::Number, "SECONDS", "through hostdevd: how long to follow it (default 120)"}};
     c.exit_status = "  0  converged: the host matches the configuration\n"
-                    "  1  a write failed or was stuck in the kernel for 5 s or more, a device failed, or\n"
-                    "     the configuration is invalid\n"
+                    "  1  a write failed or was stuck in the kernel for 5 s or more, a write did not take\n"
+                    "     (held back, not repeated: also one that did not take in an earlier run), a device\n"
+                    "     failed, or the configuration is invalid\n"
                     "  2  usage error\n"
                     "  3  blocked, waiting or invalid actions are left (nothing failed)\n"
                     "  4  through hostdevd: it was still applying when --timeout passed\n";

@@ -5,9 +5,11 @@
 #include "configuration.hpp"
 #include "daemon_client.hpp"
 #include "exit_codes.hpp"
+#include "gate/history_store.hpp"
 #include "observe/observe.hpp"
 #include "options.hpp"
 #include "plan/future.hpp"
+#include "plan/host_checks.hpp"
 #include "plan/planner.hpp"
 #include "report/json.hpp"
 #include "report/table.hpp"
@@ -20,31 +22,51 @@ namespace hostdevd::cli {
 
 namespace {
 
-// The exit status of a plan (exit_codes.hpp): 4 when apply would change something now, 3 when only
-// actions it cannot do now are left (waiting, blocked, invalid) or entries conflict, 0 when nothing is.
+// The exit status of a plan (exit_codes.hpp): 1 when the gate holds an action as failed (it failed or did
+// not take before: apply would end failed), 4 when apply would change something now, 3 when only actions
+// it cannot do now are left (waiting, blocked, invalid, held otherwise), an object is blocked without an
+// action (a device in an IOMMU group no guest can use), entries conflict or the configuration names what
+// this host does not have ("problems"), 0 when nothing is.
 int plan_exit_status(const nlohmann::json& plan) {
-    bool safe = false, left = !plan.value("conflicts", nlohmann::json::array()).empty();
+    bool failed = false, safe = false;
+    bool left = !plan.value("conflicts", nlohmann::json::array()).empty() ||
+                !plan.value("problems", nlohmann::json::array()).empty();
+    for (const auto& o : plan.value("objects", nlohmann::json::array())) {
+        const std::string state = o.value("state", "");
+        failed = failed || state == "failed";
+        left = left || state == "blocked";
+    }
     for (const auto& a : plan.at("actions")) {
         const std::string verdict = a.at("verdict");
+        if (a.contains("held")) {
+            const bool held_failed = a.at("held").value("state", "") == "failed";
+            failed = failed || held_failed;
+            left = left || !held_failed;
+            continue;
+        }
         safe = safe || verdict == "safe";
         left = left || (verdict != "safe" && verdict != "never");
     }
-    return safe ? kExitPending : left ? kExitBlocked : kExitOk;
+    return failed ? kExitFailed : safe ? kExitPending : left ? kExitBlocked : kExitOk;
+}
+
+// An action row: an action the gate holds back shows the hold's state and reason instead of `safe`.
+std::vector<std::string> action_row(const nlohmann::json& a) {
+    std::string summary = a.at("summary");
+    if (summary.empty())
+        summary = a.at("action").get<std::string>();
+    if (a.contains("held"))
+        return {a.at("object"), summary, a.at("held").at("state"), a.at("held").at("reason")};
+    return {a.at("object"), summary, a.at("verdict"), a.at("reason")};
 }
 
 void render_daemon_plan(const nlohmann::json& plan) {
     Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
-    for (const auto& a : plan.at("actions")) {
-        std::string summary = a.at("summary");
-        t.add({a.at("object"), summary.empty() ? a.at("action").get<std::string>() : summary, a.at("verdict"),
-               a.at("reason")});
-    }
+    for (const auto& a : plan.at("actions"))
+        t.add(action_row(a));
     // Writes on devices that do not exist yet (the binds of VFs a VF-count change creates).
-    for (const auto& a : plan.value("future", nlohmann::json::array())) {
-        std::string summary = a.at("summary");
-        t.add({a.at("object"), summary.empty() ? a.at("action").get<std::string>() : summary, a.at("verdict"),
-               a.at("reason")});
-    }
+    for (const auto& a : plan.value("future", nlohmann::json::array()))
+        t.add(action_row(a));
     std::cout << "(the plan of the running hostdevd; --local to plan here)\n";
     if (t.empty())
         std::cout << "nothing to do: the host matches the configuration\n";
@@ -69,15 +91,29 @@ int run_plan(const Invocation& in) {
     // Read in a child process: a device a stuck write keeps locked is reported busy, not waited for.
     int status = kExitOk;
     auto output = render_bounded([&](const ObservedState& observed) {
+        SysfsLayout layout;
         Plan plan = make_plan(*desired, observed);
-        std::vector<Action> future = future_actions(plan, *desired, observed);
-        nlohmann::json json = to_json(plan, future);
+        // What an apply would do now: the gate holds back what did not converge before (its memory,
+        // shared with apply and the daemon, is read here, never written), and an apply does not retry
+        // within its run.
+        GateOptions gate_options;
+        gate_options.retry_after_backoff = false;
+        const GateDecision gate =
+            decide(plan, observed, load_gate_history(layout), GateClock::now(), gate_options);
+        std::vector<Action> future = future_actions(plan, *desired, observed, gate.held_indexes());
+        const std::vector<ConfigProblem> problems = check_against_host(*desired, observed);
+        nlohmann::json json = to_json(plan, future, &gate);
+        json["problems"] = nlohmann::json::array();
+        for (const auto& p : problems)
+            json["problems"].push_back(p.str());
         std::ostringstream out;
         if (in.has("json")) {
             json["busy"] = to_json(observed).at("busy");
             out << json.dump(2) << '\n';
         } else {
-            render_plan(out, plan, future);
+            render_plan(out, plan, future, &gate);
+            for (const auto& p : problems)
+                out << "problem: " << p.str() << '\n';
             for (const auto& [object, why] : observed.busy)
                 out << "not planned: " << object << ": " << why << '\n';
         }
@@ -105,13 +141,16 @@ Command plan_command() {
     c.description =
         "Show every action a reconcile would take now, with its verdict (safe: apply does it now; waiting:\n"
         "once the host is ready; blocked: it would disrupt a device in use; invalid: impossible on this\n"
-        "host; never: not hostdevd's to do) and the reason, then every object that is not converged.\n"
-        "When hostdevd runs, this is the daemon's own plan; --local plans here from --config-dir.\n"
-        "Nothing is changed.";
+        "host; never: not hostdevd's to do; failed: it failed or did not take before and is held back,\n"
+        "with what happened) and the reason, including the writes on VFs that do not exist yet (after the\n"
+        "VFs appear), then every object that is not converged, then what the configuration names that\n"
+        "this host does not have (problem: ...). When hostdevd runs, this is the daemon's own plan;\n"
+        "--local plans here from --config-dir. Nothing is changed.";
     c.options = {config_dir_option(),
                  json_option("the plan as JSON (actions, objects, conflicts, converged)"), local_option()};
     c.exit_status = "  0  nothing to do: the host matches the configuration\n"
-                    "  1  error (invalid configuration, hostdevd not reachable)\n"
+                    "  1  error (invalid configuration, hostdevd not reachable), or an action is held back\n"
+                    "     as failed (it failed or did not take before; apply would not repeat it)\n"
                     "  2  usage error\n"
                     "  3  nothing apply can do now, but actions are left (waiting, blocked, invalid) or\n"
                     "     entries conflict\n"

@@ -148,10 +148,30 @@ std::string tally(const std::map<std::string, size_t>& counts) {
     return or_dash(out);
 }
 
+// VFS is current/total (sriov_numvfs/sriov_totalvfs), the one notation of counts in every view
+// (`hostdevctl devices` too); what the configuration asks for is under WANTS.
 std::string vf_column(const json& v) {
     if (str(v, "role") != "pf")
         return "-";
-    return std::to_string(v.value("num_vfs", 0u)) + "/" + or_dash(str(v, "desired_vfs"));
+    return std::to_string(v.value("num_vfs", 0u)) + "/" + std::to_string(v.value("total_vfs", 0u));
+}
+
+// What the configuration asks of a device: "vfs 4", its driver ("(managed)" when libvirt binds it),
+// "vgpu NVIDIA L4-6Q"; "-" when nothing.
+std::string wants_column(const json& v) {
+    std::vector<std::string> wants;
+    if (const std::string n = str(v, "desired_vfs"); !n.empty())
+        wants.push_back("vfs " + n);
+    if (v.value("managed", false))
+        wants.push_back("(managed)");
+    else if (const std::string driver = str(v, "desired_driver"); !driver.empty())
+        wants.push_back(driver);
+    if (const std::string vgpu = str(v, "desired_vgpu"); !vgpu.empty())
+        wants.push_back("vgpu " + vgpu);
+    std::string out;
+    for (const auto& w : wants)
+        out += (out.empty() ? "" : ", ") + w;
+    return or_dash(out);
 }
 
 // One roll-up row: a PF with its (selected) VFs, or any other device on its own.
@@ -189,6 +209,7 @@ std::vector<RollupRow> rollup(const Selection& sel) {
                      unit ? str(*unit, "role") : "pf",
                      unit ? or_dash(str(*unit, "driver")) : "?",
                      unit ? vf_column(*unit) : "-",
+                     unit ? wants_column(*unit) : "-",
                      vfs_of[address].empty() ? "-" : tally(drivers),
                      count_states(states),
                      tally(pools)};
@@ -333,12 +354,11 @@ void render_full(std::ostream& out, const Selection& sel) {
             notes.push_back(reason);
         return "[" + std::to_string(it->second) + "]";
     };
-    Table t({"DEVICE", "ROLE", "DRIVER", "WANTS", "VFS", "STATE", "HOLDERS", "REASON"});
-    for (const json* v : sel.devices) {
-        std::string wants = v->value("managed", false) ? "(managed)" : str(*v, "desired_driver");
-        t.add({str(*v, "address"), str(*v, "role"), or_dash(str(*v, "driver")), or_dash(wants), vf_column(*v),
-               str(*v, "state"), joined(v->value("holders", json::array())), reason_cell(str(*v, "reason"))});
-    }
+    Table t({"DEVICE", "ROLE", "DRIVER", "VFS", "VGPU", "WANTS", "STATE", "HOLDERS", "REASON"});
+    for (const json* v : sel.devices)
+        t.add({str(*v, "address"), str(*v, "role"), or_dash(str(*v, "driver")), vf_column(*v),
+               or_dash(str(*v, "vgpu")), wants_column(*v), str(*v, "state"),
+               joined(v->value("holders", json::array())), reason_cell(str(*v, "reason"))});
     if (!t.empty()) {
         out << '\n';
         t.render(out);
@@ -439,7 +459,7 @@ int render_status(std::ostream& out, const json& d, const StatusOptions& options
                          [](const RollupRow& a, const RollupRow& b) { return a.cells[0] < b.cells[0]; });
     }
     if (!rows.empty()) {
-        Table t({"DEVICE", "ROLE", "DRIVER", "VFS", "VF DRIVERS", "STATE", "POOLS"});
+        Table t({"DEVICE", "ROLE", "DRIVER", "VFS", "WANTS", "VF DRIVERS", "STATE", "POOLS"});
         for (auto& r : rows)
             t.add(r.cells);
         out << '\n';

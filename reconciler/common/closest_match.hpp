@@ -1,5 +1,6 @@
 // "Did you mean ...?": the known word closest to a misspelt one. Shared by the configuration loader
-// (unknown keys) and hostdevctl (unknown commands, options and option values), so both suggest alike.
+// (unknown keys), hostdevctl (unknown commands, options and option values) and the planner's driver
+// names (plan/driver_names.hpp: `vfio-pic` -> `vfio-pci`), so all of them suggest alike.
 #pragma once
 
 #include <string>
@@ -8,7 +9,8 @@
 
 namespace hostdevd {
 
-// Levenshtein distance, case-insensitive.
+// Edit distance, case-insensitive: Levenshtein with a swap of two adjacent characters counted as one edit
+// (optimal string alignment), the usual slip when typing ("stauts", "vfio-pic").
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` when it is at most two edits away (and the distance is smaller than

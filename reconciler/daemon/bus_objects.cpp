@@ -138,6 +138,7 @@ const sd_bus_vtable kDeviceVtable[] = {
     SD_BUS_PROPERTY("Address", "s", get<&DeviceView::address>, 0, kConst),
     SD_BUS_PROPERTY("DesiredDriver", "s", get<&DeviceView::desired_driver>, 0, kEmits),
     SD_BUS_PROPERTY("DesiredVFs", "s", get<&DeviceView::desired_vfs>, 0, kEmits),
+    SD_BUS_PROPERTY("DesiredVgpu", "s", get<&DeviceView::desired_vgpu>, 0, kEmits),
     SD_BUS_PROPERTY("DeviceId", "s", get<&DeviceView::device_id>, 0, kEmits),
     SD_BUS_PROPERTY("Driver", "s", get<&DeviceView::driver>, 0, kEmits),
     SD_BUS_PROPERTY("Holders", "as", get<&DeviceView::holders>, 0, kEmits),
@@ -152,6 +153,7 @@ const sd_bus_vtable kDeviceVtable[] = {
     SD_BUS_PROPERTY("State", "s", get<&DeviceView::state>, 0, kEmits),
     SD_BUS_PROPERTY("TotalVFs", "u", get<&DeviceView::total_vfs>, 0, kEmits),
     SD_BUS_PROPERTY("VendorId", "s", get<&DeviceView::vendor_id>, 0, kEmits),
+    SD_BUS_PROPERTY("Vgpu", "s", get<&DeviceView::vgpu>, 0, kEmits),
     SD_BUS_VTABLE_END,
 };
 

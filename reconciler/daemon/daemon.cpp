@@ -2,7 +2,9 @@
 
 #include "config/loader.hpp"
 #include "daemon/journal.hpp"
+#include "gate/history_store.hpp"
 #include "model/pci_address.hpp"
+#include "observe/effect_check.hpp"
 #include "observe/observe.hpp"
 #include "plan/future.hpp"
 #include "report/json.hpp"
@@ -80,6 +82,10 @@ int Daemon::run() {
         throw std::system_error(errno, std::generic_category(), "signalfd");
     loop_.watch(signal_fd_, [this] { on_signal(); });
 
+    // What the gate remembers of this boot (ineffective destructive attempts, also hostdevctl's).
+    gate_history_ = load_gate_history(layout_);
+    saved_history_ = persisted_part(gate_history_);
+
     // Configuration first: an invalid one at start still lets the daemon report why over D-Bus.
     std::string error;
     if (!load_config(error))
@@ -121,11 +127,14 @@ int Daemon::run() {
     loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout), [this] {
         if (ready_sent_)
             return;
+        // (A safe action the gate holds back is not outstanding: it will not happen by waiting.)
         std::string outstanding;
-        for (const auto& a : plan().actions)
-            if (a.verdict == Verdict::Waiting || a.verdict == Verdict::Safe)
+        for (size_t i = 0; i < plan().actions.size(); ++i) {
+            const Action& a = plan().actions[i];
+            if ((a.verdict == Verdict::Waiting || a.verdict == Verdict::Safe) && !gate_.hold_of(i))
                 outstanding += (outstanding.empty() ? "" : "; ") + a.object + " " + a.summary + " (" +
                                std::string(to_string(a.verdict)) + ": " + a.reason + ")";
+        }
         spdlog::warn("ready: the configured state was not reached within --ready-timeout {} s; reporting "
                      "ready anyway. Outstanding: {}",
                      options_.ready_timeout.count(), outstanding.empty() ? "a wave of writes" : outstanding);
@@ -168,6 +177,7 @@ bool Daemon::load_config(std::string& error) {
 void Daemon::reload() {
     std::string error;
     incidents_.clear(); // asked again: what was reported has been seen
+    merge_failures();
     bool ok = load_config(error);
     publish();
     if (!ok) {
@@ -179,7 +189,8 @@ void Daemon::reload() {
 }
 
 void Daemon::reconcile_now() {
-    incidents_.clear();   // asked again: what was reported has been seen
+    incidents_.clear(); // asked again: what was reported has been seen
+    merge_failures();
     full_refresh_ = true; // asked for explicitly: read everything again
     request_pass(std::chrono::milliseconds(0));
 }
@@ -187,16 +198,21 @@ void Daemon::reconcile_now() {
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
     std::vector<Action> actions = plan().actions;
-    for (Action& a : future_actions(plan(), desired_, observed_))
-        actions.push_back(std::move(a)); // on VFs that do not exist yet: "(after the VFs appear)"
-    for (const auto& a : actions) {
+    // On VFs that do not exist yet: "(after the VFs appear)"; none after a VF count the gate holds back.
+    for (Action& a : future_actions(plan(), desired_, observed_, gate_.held_indexes()))
+        actions.push_back(std::move(a));
+    for (size_t i = 0; i < actions.size(); ++i) {
+        const Action& a = actions[i];
         std::string detail;
         for (const auto& w : a.writes)
             detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
         if (!a.module.empty())
             detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
-        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
-                          a.reason, detail);
+        // An action the gate holds back is not what the next pass does: it shows the hold instead.
+        const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
+        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
+                          hold ? to_string(hold->state) : to_string(a.verdict), hold ? hold->reason : a.reason,
+                          detail);
     }
     return rows;
 }
@@ -223,14 +239,15 @@ std::string Daemon::describe() {
                           {"devices", devices},
                           {"mdevs", mdevs},
                           {"absent", absent},
-                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_))}}
+                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_, gate_.held_indexes()),
+                                           &gate_)}}
         .dump();
 }
 
 ManagerView Daemon::manager_view() const {
     ManagerView m;
     m.version = HOSTDEVD_VERSION;
-    m.state = manager_state(views_, plan(), config_valid_ || generation_ > 0, starting_);
+    m.state = manager_state(views_, plan(), !gate_.run.empty(), config_valid_ || generation_ > 0, starting_);
     if (!config_valid_)
         m.state = "invalid-config";
     m.config_generation = generation_;
@@ -277,6 +294,7 @@ void Daemon::pass() {
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
         planned_ = IncrementalPlan{};
+        gate_ = GateDecision{};
         views_stale_ = true;
         publish();
         notify_ready_once();
@@ -284,15 +302,10 @@ void Daemon::pass() {
     }
     plan_for_pass(full, changes);
 
-    // A failure is shown until its object has no safe action left (fixed, or blocked for another reason).
-    auto now = EventLoop::Clock::now();
-    for (auto it = failures_.begin(); it != failures_.end();) {
-        bool still_planned = false;
-        for (const auto& a : plan().actions)
-            if (a.object == it->first && a.verdict == Verdict::Safe)
-                still_planned = true;
-        it = still_planned ? std::next(it) : failures_.erase(it);
-    }
+    // The gate decides which of the plan's safe actions run in this pass (one wave). Decided on a copy of
+    // its history: nothing is committed before the check below may send the pass back to read a PF.
+    GateDecision decision = decide(plan(), observed_, gate_history_, gate_now());
+
     // sriov_drivers_autoprobe decides which driver probes the VFs when they are enabled, and a change of it
     // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
     // planned again, before its VFs are enabled, so a hand-made change is seen (and repaired by the
@@ -304,7 +317,7 @@ void Daemon::pass() {
     read_for_enable_.insert(changes.devices.begin(), changes.devices.end());
     if (!full) {
         bool stale = false;
-        for (const Action* a : plan().next_wave())
+        for (const Action* a : decision.run)
             if (a->kind == ActionKind::SetNumVfs && !a->writes.empty() && a->writes.back().value != "0" &&
                 !read_for_enable_.count(a->object)) {
                 dirty_.insert(a->object);
@@ -318,45 +331,7 @@ void Daemon::pass() {
         }
     }
     std::vector<Action> wave;
-    for (const Action* a : plan().next_wave()) {
-        std::string key = Backoff::key(*a);
-        if (applied_last_wave_.count(effect_key(*a))) {
-            // Planned again right after it succeeded: the write did not take effect. Back off instead
-            // of repeating it (success of a write is not convergence).
-            backoff_.failed(key, now);
-            failures_[a->object] =
-                ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
-            journal::log(
-                {journal::Kind::Failed,
-                 journal::Priority::Warning,
-                 a->object,
-                 a->summary,
-                 "no-effect",
-                 "device=" + a->object + " action=" + a->summary + " had no effect; retrying in back-off",
-                 {{"source", a->source}}});
-            continue;
-        }
-        if (backoff_.allowed(key, now)) {
-            wave.push_back(*a);
-        } else if (backoff_.flapping(key)) {
-            // Someone else keeps undoing this: report it (once in the log), and re-apply only after the
-            // growing back-off instead of fighting in a loop (safety.md, Ownership).
-            failures_[a->object] =
-                ObjectFailure{a->summary + ": something else keeps undoing this; re-applying with back-off"};
-            if (flap_reported_.insert(key).second)
-                journal::log({journal::Kind::Undone,
-                              journal::Priority::Warning,
-                              a->object,
-                              a->summary,
-                              "undone",
-                              "device=" + a->object + " action=" + a->summary +
-                                  " keeps being undone by something else; backing off",
-                              {{"source", a->source}}});
-        }
-    }
-    applied_last_wave_.clear();
-    if (auto retry = backoff_.next_retry(); retry && *retry > now)
-        loop_.at(*retry, [this] { request_pass(std::chrono::milliseconds(0)); });
+    gate_pass(std::move(decision), wave);
 
     starting_ = starting_ && !wave.empty();
     const bool settled = wave.empty();
@@ -365,6 +340,8 @@ void Daemon::pass() {
     bool waiting = false;
     for (const auto& a : plan().actions)
         waiting = waiting || a.verdict == Verdict::Waiting;
+    // (A safe action the gate holds back is neither: it failed, did not take or keeps being undone, and is
+    // reported; it does not hold READY=1.)
     if (!settled) {
         // The writes start first and the status is published while they run: publishing reads only the
         // loop thread's state, and on a large host it takes a while.
@@ -388,39 +365,29 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
         loop_.cancel(*stuck_timer_);
         stuck_timer_.reset();
     }
-    auto now = EventLoop::Clock::now();
+    stuck_.clear();
+    // The gate records the outcome: failures back off, what ran awaits its check by the next decision.
+    // Each effect is checked at once too (one or two reads): someone may undo it before the next pass,
+    // which is flapping, not "did not take".
+    std::vector<const Action*> run;
+    std::vector<std::optional<bool>> took;
+    for (size_t i = 0; i < wave.size(); ++i) {
+        run.push_back(&wave[i]);
+        const bool ok = i < report.results.size() && report.results[i].outcome == ActionOutcome::Ok;
+        took.push_back(ok ? effect_visible(layout_, wave[i]) : std::nullopt);
+    }
+    record(gate_history_, run, gate_.run_inputs, report, gate_now(), took);
     for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
         const auto& r = report.results[i];
-        std::string key = Backoff::key(wave[i]);
-        switch (r.outcome) {
-        case ActionOutcome::Ok:
-            backoff_.succeeded(key, now);
-            applied_last_wave_.insert(effect_key(wave[i]));
-            failures_.erase(wave[i].object);
-            break;
-        case ActionOutcome::Blocked:
-            // The in-use check right before the write found a holder: not a failure, the next pass plans
-            // it as blocked with the holder.
-            break;
-        case ActionOutcome::Stuck:
-            // The write went through in the end, so its effect is in place (not to be repeated), but a pass
-            // whose write was stuck is no success: reported, and kept until the operator asks again.
-            backoff_.succeeded(key, now);
-            applied_last_wave_.insert(effect_key(wave[i]));
-            failures_.erase(wave[i].object);
+        // A write that was stuck in the kernel: no success, even when it went through in the end (its
+        // effect is in place, and the gate does not repeat it). Reported until the operator asks again.
+        if (r.outcome == ActionOutcome::Stuck || (r.outcome == ActionOutcome::Failed && r.stuck))
             incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
-            break;
-        case ActionOutcome::Failed:
-            backoff_.failed(key, now);
-            failures_[wave[i].object] = ObjectFailure{r.message};
-            if (r.stuck)
-                incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
-            break;
-        }
         // observed_ is still the observation the wave was planned from: it names what a write destroyed.
         for (const journal::Event& e : action_events(wave[i], r, observed_))
             journal::log(e);
     }
+    merge_failures();
     for (const auto& a : wave)
         mark_dirty(a.object); // an mdev UUID or a module name means a full refresh
     // The pass that follows at once re-observes and publishes the outcome (failures included) together
@@ -450,12 +417,118 @@ void Daemon::check_stuck_write() {
         // wave) and it is shown from the last observation.
         std::string value = in_flight->write.value;
         value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
-        failures_[object] = ObjectFailure{"busy: write \"" + value + "\" to /sys/" + in_flight->write.path +
-                                          " blocked for " + std::to_string(secs.count()) +
-                                          " s in the kernel (the device is not read until it returns)"};
+        stuck_[object] = ObjectFailure{"busy: write \"" + value + "\" to /sys/" + in_flight->write.path +
+                                       " blocked for " + std::to_string(secs.count()) +
+                                       " s in the kernel (the device is not read until it returns)"};
+        merge_failures();
         publish();
     }
     stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
+}
+
+// The gate's clock: the loop's monotonic clock, run `clock_scale` times faster from the daemon's start
+// for tests (a 60 s back-off passes in 1 s of waiting at scale 60).
+GateTime Daemon::gate_now() const {
+    const auto now = EventLoop::Clock::now();
+    if (options_.clock_scale == 1.0)
+        return now;
+    return clock_origin_ + std::chrono::duration_cast<EventLoop::Clock::duration>((now - clock_origin_) *
+                                                                                  options_.clock_scale);
+}
+
+// Takes the gate's decision for this pass (no repeat of an ineffective destruction, back-off, flapping):
+// its history, persisted when that part changed, the wave to run, what the held actions report, the
+// journal entry of each new hold, and the timer for the earliest retry.
+void Daemon::gate_pass(GateDecision decision, std::vector<Action>& wave) {
+    gate_ = std::move(decision);
+    gate_history_ = gate_.history;
+    if (GateHistory persisted = persisted_part(gate_history_); !(persisted == saved_history_)) {
+        save_gate_history(layout_, gate_history_);
+        saved_history_ = std::move(persisted);
+    }
+    for (const Action* a : gate_.run)
+        wave.push_back(*a);
+    log_holds();
+    merge_failures();
+    arm_retry_timer();
+}
+
+// Each hold goes to the journal once per episode of its effect (what happened and the kind of hold), not
+// on every pass nor on every retry of the same failure:
+//  - no-effect (a destructive action that did not take, not repeated until an input changes): err, as it
+//    needs the administrator (nothing changes by itself);
+//  - back-off after a write that ran without error and did not take: warning (retried by itself);
+//    after a write that failed: not again, the executor's failure was logged with the write and errno;
+//  - flapping: warning, "undone".
+// An episode ends when the effect has nothing left on record: it converged, or moved on.
+void Daemon::log_holds() {
+    std::set<std::string> held_now;
+    for (const auto& [index, hold] : gate_.held) {
+        const Action& a = plan().actions[index];
+        const std::string key = effect_key(a);
+        held_now.insert(key);
+        const std::string seen = std::string(to_string(hold.kind)) + "|" + hold.what;
+        if (auto it = held_logged_.find(key); it != held_logged_.end() && it->second == seen)
+            continue;
+        held_logged_[key] = seen;
+        if (hold.kind == HoldKind::Backoff && hold.write_failed)
+            continue;
+        const std::string line = "device=" + a.object + " action=" + a.summary;
+        switch (hold.kind) {
+        case HoldKind::NoEffect:
+            journal::log({journal::Kind::Failed,
+                          journal::Priority::Err,
+                          a.object,
+                          a.summary,
+                          "no-effect",
+                          line + " did not take: " + hold.reason,
+                          {{"source", a.source}, {"reason", hold.reason}}});
+            break;
+        case HoldKind::Backoff:
+            journal::log({journal::Kind::Failed,
+                          journal::Priority::Warning,
+                          a.object,
+                          a.summary,
+                          "no-effect",
+                          line + " had no effect: " + hold.reason,
+                          {{"source", a.source}, {"reason", hold.reason}}});
+            break;
+        case HoldKind::Flapping:
+            journal::log({journal::Kind::Undone,
+                          journal::Priority::Warning,
+                          a.object,
+                          a.summary,
+                          "undone",
+                          line + " keeps being undone by something else; backing off",
+                          {{"source", a.source}}});
+            break;
+        }
+    }
+    for (auto it = held_logged_.begin(); it != held_logged_.end();) {
+        auto e = gate_history_.effects.find(it->first);
+        const bool ongoing = held_now.count(it->first) ||
+                             (e != gate_history_.effects.end() &&
+                              (e->second.failures > 0 || !e->second.no_effect.empty() || e->second.flapping));
+        it = ongoing ? std::next(it) : held_logged_.erase(it);
+    }
+}
+
+// One timer for the earliest retry of a held action (only retries still to come: one that is due runs
+// in this pass or is held for another reason).
+void Daemon::arm_retry_timer() {
+    if (retry_timer_) {
+        loop_.cancel(*retry_timer_);
+        retry_timer_.reset();
+    }
+    if (!gate_.wake_at)
+        return;
+    const auto now = EventLoop::Clock::now();
+    const auto ahead = std::chrono::duration_cast<EventLoop::Clock::duration>((*gate_.wake_at - gate_now()) /
+                                                                              options_.clock_scale);
+    retry_timer_ = loop_.at(now + ahead, [this] {
+        retry_timer_.reset();
+        request_pass(std::chrono::milliseconds(0));
+    });
 }
 
 // A pass plans only the units of the host its observation changed (plan/incremental.hpp); the whole host
@@ -477,14 +550,14 @@ void Daemon::publish() {
     // Views follow the plan's changes and the failures that came or went since the last publish; the
     // bus objects are compared only where the views were re-derived (all of them after a rebuild).
     const bool rebuilt = views_stale_;
-    const std::map<std::string, ObjectFailure> failures = shown_failures();
+    const std::map<std::string, ObjectFailure>& failures = failures_;
     if (rebuilt) {
         views_ = Views{}; // freed first: old and new views of a big host together set the daemon's peak RSS
         views_ = derive_views(observed_, plan(), failures);
     } else {
         for (const auto& [object, failure] : failures)
             if (auto it = published_failures_.find(object);
-                it == published_failures_.end() || it->second.reason != failure.reason)
+                it == published_failures_.end() || !(it->second == failure))
                 unpublished_.insert(object);
         for (const auto& [object, failure] : published_failures_)
             if (!failures.count(object))
@@ -507,11 +580,15 @@ void Daemon::publish() {
     notify_status();
 }
 
-std::map<std::string, ObjectFailure> Daemon::shown_failures() const {
-    std::map<std::string, ObjectFailure> shown = incidents_;
-    for (const auto& [object, failure] : failures_)
-        shown[object] = failure;
-    return shown;
+// What each object reports beyond its planned status: a write stuck in the kernel (an incident, until
+// the operator asks again), over it the gate's hold of one of its actions (what happens now), over both
+// a write that is stuck right now.
+void Daemon::merge_failures() {
+    failures_ = incidents_;
+    for (const auto& [object, hold] : gate_.held_objects(plan()))
+        failures_[object] = ObjectFailure{hold.reason, to_string(hold.state)};
+    for (const auto& [object, failure] : stuck_)
+        failures_[object] = failure;
 }
 
 void Daemon::notify_ready_once() {

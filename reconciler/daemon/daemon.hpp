@@ -6,10 +6,10 @@
 #include "apply/executor.hpp"
 #include "apply/writer.hpp"
 #include "daemon/apply_worker.hpp"
-#include "daemon/backoff.hpp"
 #include "daemon/bus_objects.hpp"
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
+#include "gate/gate.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
@@ -43,6 +43,9 @@ struct DaemonOptions {
     std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
     std::chrono::seconds ready_timeout{60};          // READY=1 at the latest after this (--ready-timeout)
     std::chrono::milliseconds blocked_recheck{2000}; // while blocked: look at the holders again this often
+    // The gate's clock (back-off, flapping) runs this many times faster than the wall clock. Tests only
+    // (HOSTDEVD_TEST_CLOCK_SCALE): "nothing for 60 s of daemon time" without 60 s of waiting.
+    double clock_scale = 1.0;
 };
 
 // SIGTERM, SIGINT and SIGHUP are handled through a signalfd on the loop. Call block_loop_signals() before
@@ -81,6 +84,11 @@ private:
     void notify_status();
     void ping_watchdog(std::chrono::milliseconds interval);
     void watch_blocked_holders();
+    void gate_pass(GateDecision decision, std::vector<Action>& wave);
+    void log_holds();
+    void arm_retry_timer();
+    void merge_failures();
+    GateTime gate_now() const;
     ManagerView manager_view() const;
 
     DaemonOptions options_;
@@ -103,20 +111,29 @@ private:
     IncrementalPlan planned_;
     uint64_t planned_generation_ = 0; // the configuration planned_ was made for
     Views views_;
-    std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    // What each object reports beyond the plan (merge_failures()): the incidents, over them the gate's
+    // holds (what happens now), over those a write stuck in the kernel right now.
+    std::map<std::string, ObjectFailure> failures_;
+    std::map<std::string, ObjectFailure> stuck_; // object → its write stuck in the kernel (this wave)
     // object → a write that was stuck in the kernel (the effect may be in place, the pass was no success):
     // reported until the operator asks again (Reload(), Reconcile(), SIGHUP, a configuration change).
     std::map<std::string, ObjectFailure> incidents_;
-    std::map<std::string, ObjectFailure> shown_failures() const; // incidents_, then failures_ over them
     // What the views have not caught up with yet: objects the plans since the last publish() changed
     // (all of them when views_stale_), and the failures they were derived with.
     std::set<std::string> unpublished_;
     bool views_stale_ = true;
     std::map<std::string, ObjectFailure> published_failures_;
     bool wave_unpublished_ = false; // a wave finished; the next publish() emits Reconciled for it
-    Backoff backoff_;
-    std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
-    std::set<std::string> flap_reported_;     // actions whose flapping was logged already
+    // The gate (gate/gate.hpp): its decision on the current plan and its history, of which the no-effect
+    // records are shared with hostdevctl through /run/hostdevd (gate/history_store.hpp).
+    GateDecision gate_;
+    GateHistory gate_history_;
+    GateHistory saved_history_; // the persisted part as last written
+    // Holds already logged (journal), by effect key: what happened and the kind of hold. Forgotten when
+    // the effect's episode ends (it converged, or its inputs changed and it ran again).
+    std::map<std::string, std::string> held_logged_;
+    std::optional<EventLoop::TimerId> retry_timer_;
+    EventLoop::Clock::time_point clock_origin_ = EventLoop::Clock::now();
     // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
     // enabling its VFs (stale_retry_): see Daemon::pass.
     std::set<std::string> read_for_enable_;

@@ -83,6 +83,16 @@ int main(int argc, char** argv) {
     }
     // Under systemd: native journal entries with priorities and fields; elsewhere plain text (journal.hpp).
     hostdevd::journal::init(debug);
+    // Tests only: run the gate's clock (back-off, flapping) faster than the wall clock.
+    if (const char* scale = std::getenv("HOSTDEVD_TEST_CLOCK_SCALE"); scale && *scale) {
+        char* end = nullptr;
+        options.clock_scale = std::strtod(scale, &end);
+        if (*end != '\0' || !(options.clock_scale >= 1.0 && options.clock_scale <= 1e6)) {
+            std::cerr << "hostdevd: HOSTDEVD_TEST_CLOCK_SCALE must be a number from 1 to 1000000\n";
+            return 2;
+        }
+        spdlog::warn("test clock: the gate's clock runs {}x faster than the wall clock", options.clock_scale);
+    }
     hostdevd::block_loop_signals();
     try {
         hostdevd::Daemon daemon(options);

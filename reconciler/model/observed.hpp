@@ -102,6 +102,14 @@ struct ObservedState {
     // Devices deliberately not read (address -> why): a write to them is stuck in the kernel and reading
     // them would block behind it (observe_host's `busy`). They are in no other field.
     std::map<std::string, std::string> busy;
+    // Modules this kernel can load: the names in /lib/modules/<release>/modules.dep ("-" as "_", as kmod
+    // compares them). Empty when the file could not be read: then no driver name is judged unknown.
+    std::vector<std::string> available_modules;
+    // vfio-pci's disable_denylist module parameter (/sys/module/vfio_pci/parameters/disable_denylist);
+    // unset while vfio_pci is not loaded (it may be loaded with the parameter set).
+    std::optional<bool> vfio_pci_disable_denylist;
+    // vfio-pci's enable_sriov parameter: without it vfio-pci refuses sriov_numvfs on a PF it drives (ENOENT).
+    std::optional<bool> vfio_pci_enable_sriov;
 
     const PciDevice* find(const std::string& address) const;
 };

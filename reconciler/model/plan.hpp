@@ -78,8 +78,9 @@ struct ObjectStatus {
     std::string desired_vfs;    // "8", "min:8", "" (PF only)
     bool managed = false;
     std::string pool;
-    std::string parent;    // mdev only: parent address (also before the instance exists)
-    std::string mdev_type; // mdev only: desired type id
+    std::string parent;       // mdev only: parent address (also before the instance exists)
+    std::string mdev_type;    // mdev only: desired type id
+    std::string desired_vgpu; // VF: the vGPU profile the configuration asks for ("NVIDIA L4-6Q"), "" if none
 };
 
 struct Plan {

@@ -3,6 +3,7 @@
 #include "model/pci_address.hpp"
 #include "observe/addresses.hpp"
 #include "observe/holders.hpp"
+#include "observe/module_facts.hpp"
 #include "observe/parallel_read.hpp"
 #include "observe/pci_reader.hpp"
 #include "sysfs/read.hpp"
@@ -481,6 +482,7 @@ ObservedState observe_host(const SysfsLayout& layout, const std::map<std::string
     state.drivers = list_drivers(layout);
     state.vfio_aliases = read_vfio_aliases(layout);
     state.module_drivers = read_module_drivers(layout);
+    read_module_facts(layout, state);
     remember_vgpu_types(layout, state);
     assign_holders(layout, state);
     return state;
@@ -591,10 +593,14 @@ ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std
     auto drivers = list_drivers(layout);
     auto module_drivers = read_module_drivers(layout);
     auto vgpu_types = state.vgpu_type_names;
-    changes.host_wide =
-        changes.host_wide || drivers != state.drivers || module_drivers != state.module_drivers;
+    const bool modules_moved = drivers != state.drivers || module_drivers != state.module_drivers;
+    changes.host_wide = changes.host_wide || modules_moved;
     state.drivers = std::move(drivers);
     state.module_drivers = std::move(module_drivers);
+    // modules.dep and vfio_pci's parameters change only with a module load or unload, which moves the
+    // driver list: re-read them then, not on every refresh.
+    if (modules_moved)
+        changes.host_wide = read_module_facts(layout, state) || changes.host_wide;
     remember_vgpu_types(layout, state);
     changes.host_wide = changes.host_wide || vgpu_types != state.vgpu_type_names;
     assign_holders(layout, state, &changes);

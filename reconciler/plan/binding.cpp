@@ -7,11 +7,14 @@
 //   while a process holds it (drivers/vfio/vfio_main.c), hence the in-use check.
 // - Unbinding a parent destroys its mdevs (mdev_core.c), and a PF driver's remove usually disables SR-IOV
 //   (iov.c warns "driver left SR-IOV enabled after remove" otherwise), so a PF is idle only if its VFs are.
+#include "plan/driver_names.hpp"
 #include "plan/plan_parts.hpp"
 #include "plan/plan_util.hpp"
 #include "plan/vfio_alias.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -88,10 +91,25 @@ public:
             actions_.push_back(std::move(action));
             return;
         }
-        if (claim.driver.kind == DriverChoice::Kind::None)
+        if (claim.driver.kind == DriverChoice::Kind::None) {
             plan_unbound(device, std::move(action));
-        else
-            plan_bound(device, resolve_target(claim.driver, device, observed_), std::move(action));
+            return;
+        }
+        const DriverTarget target = resolve_target(claim.driver, device, observed_);
+        if (target.driver == device.driver && !target.driver.empty())
+            return; // bound as wanted
+        if (auto problem = invalid_target(claim, device, target)) {
+            // Decided before anything is unbound or loaded: the device keeps its working driver.
+            action.kind = device.driver.empty() ? ActionKind::Bind : ActionKind::Unbind;
+            action.summary = (device.driver.empty() ? "bind " : "unbind " + device.driver + " (for ") +
+                             (target.driver.empty() ? target.module : target.driver) +
+                             (device.driver.empty() ? "" : ")");
+            action.verdict = Verdict::Invalid;
+            action.reason = *problem;
+            actions_.push_back(std::move(action));
+            return;
+        }
+        plan_bound(device, target, std::move(action));
     }
 
 private:
@@ -162,6 +180,32 @@ private:
             action.writes = {{driver_attr(target.driver, "bind"), device.address}};
         }
         actions_.push_back(std::move(action));
+    }
+
+    // A target this kernel cannot bind: a driver name it does not know (or a module's name written for
+    // its driver's), or vfio-pci for a device on vfio-pci's denylist while the denylist is on.
+    std::optional<std::string> invalid_target(const BindingClaim& claim, const PciDevice& device,
+                                              const DriverTarget& target) const {
+        if (claim.driver.kind == DriverChoice::Kind::Named)
+            if (auto problem = driver_name_problem(claim.driver.name, observed_))
+                return problem;
+        const bool to_vfio_pci =
+            target.driver == "vfio-pci" || (target.driver.empty() && target.module == "vfio_pci");
+        // vfio_pci.c: the probe fails with -EINVAL and logs "exists in vfio-pci device denylist, driver
+        // probing disallowed"; drivers_probe still returns success (bus.c), leaving the device driverless.
+        const std::optional<bool>& lifted = observed_.vfio_pci_disable_denylist; // unset: vfio_pci not loaded
+        if (to_vfio_pci && vfio_pci_denylisted(device.vendor, device.device) && lifted && !*lifted)
+            return hex_id(device) +
+                   " is on vfio-pci's denylist (drivers/vfio/pci/vfio_pci.c: devices with "
+                   "errata a guest could exploit), so vfio-pci refuses to probe it; loading "
+                   "vfio-pci with disable_denylist=1 (vfio-pci.disable_denylist=1) lifts that";
+        return std::nullopt;
+    }
+
+    static std::string hex_id(const PciDevice& d) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%04x:%04x", d.vendor, d.device);
+        return buf;
     }
 
     bool block_if_in_use(const PciDevice& device, Action& action) {

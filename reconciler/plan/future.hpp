@@ -9,6 +9,7 @@
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 
+#include <set>
 #include <vector>
 
 namespace hostdevd {
@@ -27,7 +28,9 @@ inline constexpr const char* kAfterVfsAppear = "the VFs appear";
 //    known on this host;
 //  - with sriov_drivers_autoprobe on when the VFs appear, a driver may bind them by itself; it is
 //    unbound first, which the reason says (which driver that is is only known once it happened).
-std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired,
-                                   const ObservedState& observed);
+// `held`: indexes into plan.actions that the gate holds back (gate/gate.hpp GateDecision::held_indexes):
+// a held VF-count change creates no VFs now, so nothing is shown as following from it.
+std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired, const ObservedState& observed,
+                                   const std::set<size_t>& held = {});
 
 } // namespace hostdevd

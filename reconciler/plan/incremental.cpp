@@ -11,7 +11,8 @@ namespace hostdevd {
 
 namespace {
 
-std::string unit_of_device(const PciDevice& device) {
+// A device's own unit: a VF's is its PF, anything else's the device itself (before IOMMU groups merge them).
+std::string base_unit(const PciDevice& device) {
     return device.physfn.empty() ? device.address : device.physfn;
 }
 
@@ -46,6 +47,9 @@ ObservedState host_wide_state(const ObservedState& observed) {
     out.vfio_aliases = observed.vfio_aliases;
     out.module_drivers = observed.module_drivers;
     out.vgpu_type_names = observed.vgpu_type_names;
+    out.available_modules = observed.available_modules;
+    out.vfio_pci_disable_denylist = observed.vfio_pci_disable_denylist;
+    out.vfio_pci_enable_sriov = observed.vfio_pci_enable_sriov;
     return out;
 }
 
@@ -97,9 +101,44 @@ std::string IncrementalPlan::unit_of_parent(const std::string& parent) const {
     return it == device_unit_.end() ? parent : it->second;
 }
 
+void IncrementalPlan::index_group(const PciDevice& device) {
+    if (!device.iommu_group)
+        return;
+    group_devices_[*device.iommu_group].insert(device.address);
+    device_group_[device.address] = *device.iommu_group;
+}
+
+void IncrementalPlan::unindex_group(const std::string& address) {
+    auto it = device_group_.find(address);
+    if (it == device_group_.end())
+        return;
+    auto members = group_devices_.find(it->second);
+    members->second.erase(address);
+    if (members->second.empty())
+        group_devices_.erase(members);
+    device_group_.erase(it);
+}
+
+// Devices of one IOMMU group share a unit (group viability reads every member): the smallest of their own
+// units. A group that also splits a PF from its VFs makes them "coupled" (unit_input): planned whole.
+std::string IncrementalPlan::unit_of(const PciDevice& device, const ObservedState& observed) const {
+    std::string unit = base_unit(device);
+    if (!device.iommu_group)
+        return unit;
+    auto group = group_devices_.find(*device.iommu_group);
+    if (group == group_devices_.end() || group->second.size() < 2)
+        return unit;
+    for (const std::string& member : group->second)
+        if (const PciDevice* d = observed.find(member))
+            unit = std::min(unit, base_unit(*d));
+    return unit;
+}
+
 void IncrementalPlan::index_everything(const ObservedState& observed) {
+    for (const auto& [address, device] : observed.devices)
+        index_group(device);
     for (const auto& [address, device] : observed.devices) {
-        const std::string unit = unit_of_device(device);
+        const std::string unit = unit_of(device, observed);
         device_unit_.emplace(address, unit);
         unit_devices_[unit].insert(address);
     }
@@ -112,14 +151,35 @@ void IncrementalPlan::index_everything(const ObservedState& observed) {
 // Moves the changed devices and mdevs to their current units; `dirty` gets every unit they left or joined.
 void IncrementalPlan::reindex(const ObservedState& observed, const std::set<std::string>& changed_devices,
                               const std::set<std::string>& changed_mdevs, std::set<std::string>& dirty) {
+    // Group memberships first: a device's unit follows its group-mates', so the members of every group a
+    // changed device left or joined are placed again too.
+    std::set<std::string> affected(changed_devices.begin(), changed_devices.end());
+    auto add_members = [&](int group) {
+        if (auto it = group_devices_.find(group); it != group_devices_.end())
+            affected.insert(it->second.begin(), it->second.end());
+    };
     for (const std::string& address : changed_devices) {
-        if (auto it = device_unit_.find(address); it != device_unit_.end()) {
+        if (auto it = device_group_.find(address); it != device_group_.end())
+            add_members(it->second);
+        unindex_group(address);
+        if (const PciDevice* device = observed.find(address)) {
+            index_group(*device);
+            if (device->iommu_group)
+                add_members(*device->iommu_group);
+        }
+    }
+    for (const std::string& address : affected) {
+        const PciDevice* device = observed.find(address);
+        const std::string unit = device ? unit_of(*device, observed) : std::string();
+        auto it = device_unit_.find(address);
+        if (it != device_unit_.end() && device && it->second == unit && !changed_devices.count(address))
+            continue; // an unchanged group-mate that stays where it was
+        if (it != device_unit_.end()) {
             dirty.insert(it->second);
             erase_from(unit_devices_, it->second, address);
             device_unit_.erase(it);
         }
-        if (const PciDevice* device = observed.find(address)) {
-            const std::string unit = unit_of_device(*device);
+        if (device) {
             device_unit_.emplace(address, unit);
             unit_devices_[unit].insert(address);
             dirty.insert(unit);
@@ -171,6 +231,10 @@ IncrementalPlan::UnitInput IncrementalPlan::unit_input(const DesiredState& desir
             for (const std::string& vf : device.vfs)
                 if (auto at = device_unit_.find(vf); at != device_unit_.end() && at->second != unit)
                     in.coupled = true; // the planner would read another unit's VF
+            if (device.iommu_group)
+                for (const std::string& member : group_devices_.at(*device.iommu_group))
+                    if (auto at = device_unit_.find(member); at != device_unit_.end() && at->second != unit)
+                        in.coupled = true; // group viability reads every member of the group
             if (auto entries = entries_by_address_.find(address); entries != entries_by_address_.end())
                 candidates.insert(entries->second.begin(), entries->second.end());
         }
@@ -182,8 +246,9 @@ IncrementalPlan::UnitInput IncrementalPlan::unit_input(const DesiredState& desir
     // is decided across units (sync_absent_entries).
     for (std::size_t index : candidates) {
         const Match& match = entry_match(desired, index);
+        const bool pf_entry = index < desired.pfs.size();
         for (const auto& [address, device] : in.observed.devices) {
-            if (planner::matches(match, device)) {
+            if (pf_entry ? planner::pf_entry_selects(match, device) : planner::matches(match, device)) {
                 in.entries.push_back(index);
                 add_entry(desired, index, in.desired);
                 break;

@@ -1,11 +1,14 @@
 // Re-planning only what changed (docs/planner.md, "Incremental planning"). The host is cut into units: an
-// SR-IOV PF with its VFs, or any other PCI device, each with the mdevs whose parent is one of its devices (an
+// SR-IOV PF with its VFs, or any other PCI device, merged with the devices that share an IOMMU group with
+// them, each with the mdevs whose parent is one of its devices (an
 // mdev parent that is not an observed PCI device is a unit of its own). make_plan's decisions about one unit
-// read no other unit's observed state, with three exceptions, which are merged here: whether an entry selects
-// anything anywhere (absent entries), which device asks first for a module that is not loaded (one LoadModule
-// per module and plan), and an mdev UUID the configuration wants on one unit but that exists on, or is also
-// wanted by, another ("coupled" units: then every plan is made for the whole host with make_plan until that
-// is over). Both functions are pure: the previous plan goes in by value and the next one comes out.
+// read no other unit's observed state (an IOMMU group shared by devices of several units makes them
+// "coupled", below: group viability reads every member), with three exceptions, which are merged here:
+// whether an entry selects anything anywhere (absent entries), which device asks first for a module that is
+// not loaded (one LoadModule per module and plan), and an mdev UUID the configuration wants on one unit but
+// that exists on, or is also wanted by, another ("coupled" units: then every plan is made for the whole host
+// with make_plan until that is over). Both functions are pure: the previous plan goes in by value and the
+// next one comes out.
 #pragma once
 
 #include "model/desired.hpp"
@@ -52,7 +55,7 @@ private:
         ObservedState observed;
         DesiredState desired;             // the entries that select something in the unit, in their order
         std::vector<std::size_t> entries; // their indices into entry_keys_
-        bool coupled = false;             // a PF of the unit lists a VF of another unit
+        bool coupled = false; // a PF of the unit lists a VF of another unit, or an IOMMU group spans units
     };
 
     static IncrementalPlan whole_plan(const DesiredState& desired, const ObservedState& observed);
@@ -76,6 +79,11 @@ private:
     std::map<std::string, Unit> units_;
     std::map<std::string, std::string> device_unit_;            // observed device → its unit
     std::map<std::string, std::set<std::string>> unit_devices_; // unit → its observed devices
+    std::map<int, std::set<std::string>> group_devices_;        // IOMMU group → its observed devices
+    std::map<std::string, int> device_group_;                   // observed device → its IOMMU group
+    void index_group(const PciDevice& device);
+    std::string unit_of(const PciDevice& device, const ObservedState& observed) const;
+    void unindex_group(const std::string& address);
     std::map<std::string, std::string> mdev_parent_;            // observed mdev → its parent
     std::map<std::string, std::set<std::string>> parent_mdevs_; // parent → its observed mdevs
     std::map<std::string, std::string> wanted_by_;              // wanted mdev UUID → the unit wanting it

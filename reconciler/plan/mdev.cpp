@@ -10,6 +10,7 @@
 #include "plan/plan_parts.hpp"
 #include "plan/plan_util.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -243,8 +244,17 @@ void plan_mdevs(const DesiredState& desired, const ObservedState& observed, std:
             if (observed.mdev_parents.count(*entry.parent.name))
                 select(*entry.parent.name);
         } else {
+            // A GPU whose VFs carry its device ID and are the mdev parents (SR-IOV vGPU, A100): a match by
+            // IDs selects the PF too, which offers no types; it is not a parent when its VFs are selected.
+            auto vf_selected = [&](const PciDevice& pf) {
+                return std::any_of(pf.vfs.begin(), pf.vfs.end(), [&](const std::string& vf) {
+                    const PciDevice* d = observed.find(vf);
+                    return d && matches(entry.parent, *d);
+                });
+            };
             for (const auto& [address, device] : observed.devices)
-                if (matches(entry.parent, device))
+                if (matches(entry.parent, device) &&
+                    !(device.is_pf && device.mdev_types.empty() && vf_selected(device)))
                     select(address);
         }
         if (!selected_any) {

@@ -28,6 +28,12 @@ void plan_vgpu(const std::string& profile, const std::string& source, const PciD
 void plan_mdevs(const DesiredState& desired, const ObservedState& observed, std::vector<Action>& actions,
                 std::map<std::string, ObjectStatus>& objects, std::vector<std::string>& conflicts);
 
+// IOMMU groups the plan would leave mixed (a VFIO driver beside a host driver): the VFIO binds into them
+// are blocked, and a device already on its VFIO driver in such a group reports blocked (group_viability.cpp).
+// Call after seed_device_status.
+void check_group_viability(const Selection& selection, const ObservedState& observed,
+                           std::vector<Action>& actions, std::map<std::string, ObjectStatus>& objects);
+
 // Status objects of selected, missing, absent and foreign devices and of foreign mdevs, then every
 // object's state and reason from the actions about it (status.cpp).
 void seed_device_status(const Selection& selection, const ObservedState& observed,

@@ -46,6 +46,7 @@ PartialPlan plan_without_states(const DesiredState& desired, const ObservedState
     std::stable_sort(plan.actions.begin(), plan.actions.end(), plan_order);
 
     seed_device_status(selection, observed, plan.objects);
+    check_group_viability(selection, observed, plan.actions, plan.objects);
     return plan;
 }
 

@@ -23,6 +23,14 @@ bool matches(const Match& match, const PciDevice& device) {
     return true;
 }
 
+bool pf_entry_selects(const Match& match, const PciDevice& device) {
+    return device.physfn.empty() && matches(match, device);
+}
+
+bool names_device(const Match& match) {
+    return match.address || match.netdev || match.path;
+}
+
 namespace {
 
 // In conflict messages an omitted driver reads "unset".
@@ -121,12 +129,14 @@ uint32_t future_vf_count(const PfEntry* entry, const PciDevice& pf) {
 Selection select_devices(const DesiredState& desired, const ObservedState& observed) {
     Selection selection;
 
-    // [[pf]] entries: the PF itself, then every VF it has (reported even without a [[pf.vf]] table).
+    // [[pf]] entries: the PF itself, then every VF it has (reported even without a [[pf.vf]] table). A VF
+    // is never selected as a PF, whatever its IDs.
+    std::map<std::string, std::string> pf_owner; // PF (and its VFs) -> the [[pf]] entry managing it
     for (const PfEntry& entry : desired.pfs) {
         const std::string source = entry.source.file_line();
         bool selected_any = false;
         for (const auto& [address, device] : observed.devices) {
-            if (!matches(entry.match, device))
+            if (!pf_entry_selects(entry.match, device))
                 continue;
             selected_any = true;
             DeviceSelection& pf = selection_for(selection, address, source);
@@ -136,9 +146,12 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
                 pf.invalid = address + " has no SR-IOV capability";
                 continue;
             }
-            for (const std::string& vf : device.vfs)
+            pf_owner.emplace(address, source);
+            for (const std::string& vf : device.vfs) {
+                pf_owner.emplace(vf, source);
                 if (observed.find(vf))
                     selection_for(selection, vf, source);
+            }
             for (const VfSettings& settings : entry.vfs_settings) {
                 for (uint32_t index : settings.indices) {
                     if (index < device.vfs.size() && observed.find(device.vfs[index])) {
@@ -158,14 +171,28 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
             selection.absent.push_back(AbsentEntry{source, entry.match.str(), "pf"});
     }
 
+    // [[device]] entries select whole devices. A PF that a [[pf]] entry manages, and its VFs, are not:
+    // an entry matching by IDs (VFs often carry their PF's device ID) leaves them to the [[pf]] entry;
+    // one that names a managed PF itself is reported as a conflict (the PF stays with its [[pf]] entry,
+    // whose SR-IOV needs the PF's driver); one that names a VF binds it, as [[pf.vf]] would.
     for (const DeviceEntry& entry : desired.devices) {
         bool selected_any = false;
+        const std::string source = entry.source.file_line();
         for (const auto& [address, device] : observed.devices) {
             if (!matches(entry.match, device))
                 continue;
             selected_any = true;
-            selection_for(selection, address, entry.source.file_line())
-                .binding_claims.push_back(claim_of(entry));
+            if (auto owner = pf_owner.find(address); owner != pf_owner.end()) {
+                if (!names_device(entry.match))
+                    continue;
+                if (device.physfn.empty()) {
+                    selection.conflicts.push_back(address + ": [[device]] " + source +
+                                                  " names a PF that [[pf]] " + owner->second +
+                                                  " manages; it is left to " + owner->second);
+                    continue;
+                }
+            }
+            selection_for(selection, address, source).binding_claims.push_back(claim_of(entry));
         }
         if (!selected_any)
             selection.absent.push_back(AbsentEntry{entry.source.file_line(), entry.match.str(), "device"});

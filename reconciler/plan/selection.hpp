@@ -16,6 +16,14 @@ namespace hostdevd::planner {
 // would select the whole host, which no one means (the config loader rejects it too).
 bool matches(const Match& match, const PciDevice& device);
 
+// What an entry can select (docs/planner.md "Selection"): a [[pf]] entry only devices that are not VFs
+// (a VF is never a PF, even when it carries its PF's device ID, as many GPUs' VFs do); other entries any
+// device their match holds for. Whether an entry selects anything at all (absent entries) is this.
+bool pf_entry_selects(const Match& match, const PciDevice& device);
+
+// The match names one device itself (address, netdev or path), not a kind of device (vendor/device).
+bool names_device(const Match& match);
+
 // What a `[[pf.vf]]` table or a `[[device]]` entry asks of one device's binding.
 struct BindingClaim {
     DriverChoice driver;

@@ -15,6 +15,7 @@ void apply_claim(ObjectStatus& status, const BindingClaim& claim) {
     status.desired_driver = driver_text(claim.driver);
     status.managed = claim.managed;
     status.pool = claim.pool;
+    status.desired_vgpu = claim.vgpu.value_or("");
 }
 
 // `driver = "vfio"` names no driver: the status says which one it resolves to on this host and why, also

@@ -78,6 +78,19 @@ void plan_num_vfs(const PfEntry& entry, const PciDevice& pf, const ObservedState
         actions.push_back(std::move(action));
         return;
     }
+    if (pf.driver.find("vfio") != std::string::npos &&
+        !(pf.driver == "vfio-pci" && observed.vfio_pci_enable_sriov == true)) {
+        // A PF passed through to a guest: vfio-pci's sriov_configure refuses (-ENOENT) unless it was loaded
+        // with enable_sriov=1 (vfio_pci.c), and the variant drivers have none (iov.c: ENOENT). Writing would
+        // only fail, pass after pass; the PF's driver has to change first.
+        action.verdict = Verdict::Blocked;
+        action.reason = "PF " + pf.address + " is bound to " + pf.driver +
+                        ", which refuses sriov_numvfs (ENOENT)" +
+                        (pf.driver == "vfio-pci" ? " unless vfio-pci is loaded with enable_sriov=1" : "") +
+                        "; bind the PF to its own driver";
+        actions.push_back(std::move(action));
+        return;
+    }
     if (current == 0) {
         action.reason = "PF has no VFs; " + pf.driver + " is bound and can enable " + std::to_string(target);
         action.writes = {{device_attr(pf.address, "sriov_numvfs"), std::to_string(target)}};

@@ -2,6 +2,7 @@
 // nvidia/creatable_vgpu_types ("<id> : <name>" lines, only the types that can be created *now*) and
 // nvidia/current_vgpu_type (0 = none; writing an id creates the vGPU, writing 0 deletes it). Source:
 // NVIDIA/vgpu-device-manager PR #195 README and sysfs.go (devices.toml, nvidia-l4/h100 notes).
+#include "plan/driver_names.hpp"
 #include "plan/plan_parts.hpp"
 #include "plan/plan_util.hpp"
 
@@ -62,6 +63,18 @@ bool creation_planned_on_sibling(const PciDevice& vf, const ObservedState& obser
     return false;
 }
 
+// Every vGPU profile name known on this host: listed by any VF now, or remembered this boot.
+std::vector<std::string> known_profiles(const ObservedState& observed) {
+    std::vector<std::string> names;
+    for (const auto& [id, name] : observed.vgpu_type_names)
+        names.push_back(name);
+    for (const auto& [address, device] : observed.devices)
+        if (device.vgpu)
+            for (const VgpuType& type : device.vgpu->creatable)
+                names.push_back(type.name);
+    return names;
+}
+
 std::string creatable_list(const VgpuState& state) {
     std::vector<std::string> names;
     for (const VgpuType& type : state.creatable)
@@ -93,6 +106,17 @@ void plan_vgpu(const std::string& profile, const std::string& source, const PciD
         known = &*remembered;
     if (known && state.current == known->id)
         return;
+    if (!known) {
+        if (auto meant = profile_suggestion(profile, known_profiles(observed))) {
+            // A slip in the name (its case, a letter), not a profile that does not fit now: never acted on.
+            action.summary = "vgpu " + profile;
+            action.verdict = Verdict::Invalid;
+            action.reason = "vGPU profile \"" + profile +
+                            "\" is not a profile of this host's GPUs: did you mean \"" + *meant + "\"?";
+            actions.push_back(std::move(action));
+            return;
+        }
+    }
 
     if (state.current != 0) {
         const std::string want = known ? std::to_string(known->id) : "?";

@@ -1,5 +1,6 @@
 #include "reconcile/one_shot.hpp"
 
+#include "gate/history_store.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 
@@ -96,43 +97,43 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
                                        ModuleLoader& modules, const OneShotOptions& options) {
     OneShotReport report;
     InUseCheck check = [&layout](const std::string& object) { return holders_now(layout, object); };
-    std::set<std::string> applied_last_pass; // keys of actions that "succeeded" in the previous pass
+    // Every run is the operator asking again: a failed action is not retried within the run, and the
+    // next run tries harmless actions afresh; what is remembered across runs is a destructive action
+    // that did not converge (the gate never repeats it from the same inputs).
+    GateOptions gate_options;
+    gate_options.retry_after_backoff = false;
+    GateHistory history = options.persist_gate_history ? load_gate_history(layout) : GateHistory{};
+    GateHistory saved = persisted_part(history);
+    // Saved whenever it changes, before any write of the wave the decision starts: a run killed during a
+    // destructive write leaves the attempt on record.
+    auto persist = [&] {
+        if (!options.persist_gate_history)
+            return;
+        GateHistory now = persisted_part(history);
+        if (now == saved)
+            return;
+        save_gate_history(layout, history);
+        saved = std::move(now);
+    };
     bool failed = false;
     report.final_observed = observe_host(layout);
     for (;;) {
         report.final_plan = make_plan(desired, report.final_observed);
-        std::vector<const Action*> wave;
-        for (const Action* a : report.final_plan.next_wave()) {
-            // Success of a write is not convergence: an action that succeeded in the previous pass and is
-            // needed again did not take effect (a probe that bound nothing, a driver enabling fewer VFs).
-            // In a one-shot run it is reported as failed instead of being retried forever.
-            if (applied_last_pass.count(effect_key(*a))) {
-                ActionResult r;
-                r.object = a->object;
-                r.summary = a->summary;
-                r.kind = a->kind;
-                r.source = a->source;
-                r.outcome = ActionOutcome::Failed;
-                r.message = "the write succeeded but the device did not change";
-                if (report.reason.empty())
-                    report.reason = r.object + " " + r.summary + ": " + r.message;
-                report.applied.push_back(std::move(r));
-                failed = true;
-                continue;
-            }
-            wave.push_back(a);
-        }
+        report.final_gate = decide(report.final_plan, report.final_observed, std::move(history),
+                                   GateClock::now(), gate_options);
+        history = report.final_gate.history;
+        persist();
+        const std::vector<const Action*>& wave = report.final_gate.run;
         if (wave.empty() || report.passes >= options.max_passes)
             break;
         ++report.passes;
         ExecutionReport executed =
             execute(wave, writer, modules, check, options.parallel_binds, options.stuck_after);
-        applied_last_pass.clear();
-        for (size_t i = 0; i < executed.results.size(); ++i) {
-            const auto& r = executed.results[i];
-            // A stuck write that went through took effect: not to be repeated, but never a success.
-            if (r.outcome == ActionOutcome::Ok || r.outcome == ActionOutcome::Stuck)
-                applied_last_pass.insert(effect_key(*wave[i]));
+        // A stuck write that went through is in place: record() treats it as applied, so the next
+        // decision holds it if it is planned again (never repeated from the same inputs); but the run is
+        // no success.
+        record(history, wave, report.final_gate.run_inputs, executed, GateClock::now());
+        for (const auto& r : executed.results) {
             if (r.outcome == ActionOutcome::Failed || r.outcome == ActionOutcome::Stuck) {
                 failed = true;
                 if (report.reason.empty())
@@ -140,8 +141,8 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
             }
             report.applied.push_back(r);
         }
-        if (applied_last_pass.empty())
-            break; // nothing took effect this pass; another observation would plan the same again
+        // The next decision holds what failed here (it is not retried within the run) and finds what ran
+        // without error but did not take (its effect is planned again).
         // Re-observe what the wave can have changed (as the daemon's targeted refresh does); the rest of
         // the host is as observed before. A wave that can reach anything re-observes everything.
         if (auto touched = touched_devices(wave, executed, report.final_plan, report.final_observed))
@@ -149,7 +150,19 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         else
             report.final_observed = observe_host(layout);
     }
-    if (failed)
+    persist();
+    // What the gate holds as failed at the end (an action that failed or did not take, in this run or,
+    // destructive and with nothing changed since, in an earlier one) is why the run failed when nothing
+    // else is.
+    for (const auto& [index, hold] : report.final_gate.held) {
+        if (!report.reason.empty())
+            break;
+        if (hold.state == ObjectState::Failed && index < report.final_plan.actions.size()) {
+            const Action& a = report.final_plan.actions[index];
+            report.reason = a.object + " " + a.summary + ": " + hold.reason;
+        }
+    }
+    if (failed || report.final_gate.any_failed())
         report.result = OneShotResult::Failed;
     else if (report.final_plan.converged())
         report.result = OneShotResult::Converged;

@@ -1,6 +1,7 @@
 #include "report/json.hpp"
 
 #include "report/format.hpp"
+#include "report/views.hpp"
 
 #include <cstdio>
 
@@ -77,7 +78,9 @@ nlohmann::json to_json(const ObservedState& observed) {
             nlohmann::json creatable = nlohmann::json::array();
             for (const auto& t : d.vgpu->creatable)
                 creatable.push_back({{"id", t.id}, {"name", t.name}});
-            j["vgpu"] = {{"current", d.vgpu->current}, {"creatable", creatable}};
+            j["vgpu"] = {{"current", d.vgpu->current},
+                         {"current_name", current_vgpu_name(d, observed)},
+                         {"creatable", creatable}};
         }
         devices.push_back(std::move(j));
     }
@@ -121,10 +124,10 @@ nlohmann::json to_json(const Action& a) {
 }
 
 nlohmann::json to_json(const ObjectStatus& s) {
-    return {{"object", s.object},           {"role", s.role},          {"state", to_string(s.state)},
-            {"reason", s.reason},           {"source", s.source},      {"desired_driver", s.desired_driver},
-            {"desired_vfs", s.desired_vfs}, {"managed", s.managed},    {"pool", s.pool},
-            {"parent", s.parent},           {"mdev_type", s.mdev_type}};
+    return {{"object", s.object},           {"role", s.role},           {"state", to_string(s.state)},
+            {"reason", s.reason},           {"source", s.source},       {"desired_driver", s.desired_driver},
+            {"desired_vfs", s.desired_vfs}, {"managed", s.managed},     {"pool", s.pool},
+            {"parent", s.parent},           {"mdev_type", s.mdev_type}, {"desired_vgpu", s.desired_vgpu}};
 }
 
 nlohmann::json to_json(const ActionResult& r) {
@@ -156,21 +159,33 @@ std::string describe(const ActionResult& r) {
     return line;
 }
 
-nlohmann::json to_json(const Plan& plan) {
+nlohmann::json to_json(const Plan& plan, const GateDecision* gate) {
     nlohmann::json actions = nlohmann::json::array();
-    for (const auto& a : plan.actions)
-        actions.push_back(to_json(a));
+    for (size_t i = 0; i < plan.actions.size(); ++i) {
+        nlohmann::json a = to_json(plan.actions[i]);
+        if (const Hold* hold = gate ? gate->hold_of(i) : nullptr)
+            a["held"] = {
+                {"kind", to_string(hold->kind)}, {"state", to_string(hold->state)}, {"reason", hold->reason}};
+        actions.push_back(std::move(a));
+    }
+    const std::map<std::string, Hold> held = gate ? gate->held_objects(plan) : std::map<std::string, Hold>{};
     nlohmann::json objects = nlohmann::json::array();
-    for (const auto& [key, s] : plan.objects)
-        objects.push_back(to_json(s));
+    for (const auto& [key, s] : plan.objects) {
+        nlohmann::json o = to_json(s);
+        if (auto it = held.find(key); it != held.end()) {
+            o["state"] = to_string(it->second.state);
+            o["reason"] = it->second.reason;
+        }
+        objects.push_back(std::move(o));
+    }
     return {{"actions", actions},
             {"objects", objects},
             {"conflicts", plan.conflicts},
             {"converged", plan.converged()}};
 }
 
-nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future) {
-    nlohmann::json j = to_json(plan);
+nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future, const GateDecision* gate) {
+    nlohmann::json j = to_json(plan, gate);
     nlohmann::json later = nlohmann::json::array();
     for (const auto& a : future)
         later.push_back(to_json(a));

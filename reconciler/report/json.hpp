@@ -3,6 +3,7 @@
 #pragma once
 
 #include "apply/executor.hpp"
+#include "gate/gate.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 
@@ -11,9 +12,11 @@
 namespace hostdevd {
 
 nlohmann::json to_json(const ObservedState& observed);
-nlohmann::json to_json(const Plan& plan);
-// The plan with the actions on devices that do not exist yet (plan/future.hpp) under "future".
-nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future);
+// With `gate`, what the gate decided on this plan: each held action carries "held" ({"kind", "state",
+// "reason"}) and its object reports the hold's state and reason.
+nlohmann::json to_json(const Plan& plan, const GateDecision* gate = nullptr);
+// The same with the actions on devices that do not exist yet (plan/future.hpp) under "future".
+nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future, const GateDecision* gate = nullptr);
 nlohmann::json to_json(const Action& action);
 nlohmann::json to_json(const ObjectStatus& status);
 nlohmann::json to_json(const ActionResult& result);

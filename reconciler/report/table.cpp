@@ -1,5 +1,7 @@
 #include "report/table.hpp"
 
+#include "report/views.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -67,7 +69,8 @@ std::string netdev_names(const PciDevice& d) {
 } // namespace
 
 void render_devices(std::ostream& out, const ObservedState& observed) {
-    Table t({"ADDRESS", "ROLE", "IDS", "DRIVER", "GROUP", "NETDEV", "SR-IOV", "HOLDERS"});
+    // VFS is current/total (sriov_numvfs/sriov_totalvfs), the notation of `hostdevctl status` too.
+    Table t({"ADDRESS", "ROLE", "IDS", "DRIVER", "GROUP", "NETDEV", "VFS", "VGPU", "HOLDERS"});
     auto row = [&](const PciDevice& d, const std::string& address, const std::string& role) {
         std::string sriov = "-";
         if (d.is_pf)
@@ -76,7 +79,7 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         else if (!d.physfn.empty())
             sriov = "vf " + std::to_string(d.vf_index);
         t.add({address, role, ids(d), or_dash(d.driver), group(d.iommu_group), netdev_names(d), sriov,
-               or_dash(joined(d.holders))});
+               or_dash(current_vgpu_name(d, observed)), or_dash(joined(d.holders))});
     };
     for (const auto& [address, d] : observed.devices) {
         if (!d.physfn.empty())
@@ -91,10 +94,10 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         for (const auto& type : parent.mdev_types)
             types.push_back(type.id);
         // Not a PCI device: IDS lists its mdev types instead.
-        t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-"});
+        t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-", "-"});
     }
     for (const auto& [object, why] : observed.busy)
-        t.add({object, "busy", "-", "-", "-", "-", "-", why});
+        t.add({object, "busy", "-", "-", "-", "-", "-", "-", why});
     t.render(out);
     if (!observed.mdevs.empty()) {
         out << '\n';
@@ -105,22 +108,30 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
     }
 }
 
-void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future) {
+void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future,
+                 const GateDecision* gate) {
     if (plan.actions.empty() && future.empty()) {
         out << "nothing to do: the host matches the configuration\n";
     } else {
         Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
-        for (const auto& a : plan.actions)
-            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
-                   a.reason});
+        for (size_t i = 0; i < plan.actions.size(); ++i) {
+            const Action& a = plan.actions[i];
+            const Hold* hold = gate ? gate->hold_of(i) : nullptr;
+            t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
+                   hold ? to_string(hold->state) : to_string(a.verdict), hold ? hold->reason : a.reason});
+        }
         for (const auto& a : future)
             t.add({a.object, a.summary, to_string(a.verdict), a.reason});
         t.render(out);
     }
+    const std::map<std::string, Hold> held = gate ? gate->held_objects(plan) : std::map<std::string, Hold>{};
     Table s({"OBJECT", "ROLE", "STATE", "REASON", "SOURCE"});
-    for (const auto& [key, st] : plan.objects)
-        if (st.state != ObjectState::Converged)
+    for (const auto& [key, st] : plan.objects) {
+        if (auto it = held.find(key); it != held.end())
+            s.add({st.object, st.role, to_string(it->second.state), it->second.reason, or_dash(st.source)});
+        else if (st.state != ObjectState::Converged)
             s.add({st.object, st.role, to_string(st.state), st.reason, or_dash(st.source)});
+    }
     if (!s.empty()) {
         out << '\n';
         s.render(out);

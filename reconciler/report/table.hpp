@@ -1,6 +1,7 @@
 // Human-readable tables for hostdevctl: aligned columns, one header line, no colours (pipes stay clean).
 #pragma once
 
+#include "gate/gate.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
 
@@ -25,7 +26,10 @@ private:
 // `hostdevctl devices`: PFs with their VFs indented beneath, then other devices with drivers, then mdevs.
 void render_devices(std::ostream& out, const ObservedState& observed);
 // `hostdevctl plan`: every action with its verdict and reason, then the actions on devices that do not
-// exist yet (plan/future.hpp, marked "(after the VFs appear)"), then objects that are not converged.
-void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future = {});
+// exist yet (plan/future.hpp, marked "(after the VFs appear)"), then objects that are not converged. With
+// `gate`, an action the gate holds back shows the hold's state (`failed`) and reason instead of `safe`,
+// and so does its object.
+void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future = {},
+                 const GateDecision* gate = nullptr);
 
 } // namespace hostdevd

@@ -17,7 +17,7 @@ void set_state(View& v, const ObjectStatus& status,
     v.reason = status.reason;
     v.source = status.source;
     if (failure != failures.end()) {
-        v.state = "failed";
+        v.state = failure->second.state;
         v.reason = failure->second.reason;
     }
 }
@@ -62,6 +62,8 @@ void derive_view(Views& views, const std::string& key, const ObjectStatus& statu
     v.num_vfs = d->num_vfs;
     v.total_vfs = d->total_vfs;
     v.desired_vfs = status.desired_vfs;
+    v.vgpu = current_vgpu_name(*d, observed);
+    v.desired_vgpu = status.desired_vgpu;
     v.in_use = d->in_use();
     v.holders = d->holders;
     set_state(v, status, failure, failures);
@@ -69,6 +71,20 @@ void derive_view(Views& views, const std::string& key, const ObjectStatus& statu
 }
 
 } // namespace
+
+std::string current_vgpu_name(const PciDevice& device, const ObservedState& observed) {
+    if (!device.vgpu || device.vgpu->current == 0)
+        return "";
+    const uint32_t id = device.vgpu->current;
+    if (auto it = observed.vgpu_type_names.find(id); it != observed.vgpu_type_names.end())
+        return it->second;
+    for (const auto& [address, other] : observed.devices)
+        if (other.vgpu)
+            for (const VgpuType& type : other.vgpu->creatable)
+                if (type.id == id)
+                    return type.name;
+    return std::to_string(id);
+}
 
 Views derive_views(const ObservedState& observed, const Plan& plan,
                    const std::map<std::string, ObjectFailure>& failures) {
@@ -89,7 +105,8 @@ void update_views(Views& views, const ObservedState& observed, const Plan& plan,
     }
 }
 
-std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting) {
+std::string manager_state(const Views& views, const Plan& plan, bool runnable, bool config_valid,
+                          bool starting) {
     if (!config_valid)
         return "invalid-config";
     if (starting)
@@ -106,7 +123,7 @@ std::string manager_state(const Views& views, const Plan& plan, bool config_vali
     for (const auto& [u, v] : views.mdevs)
         if (consider(v.state))
             return "degraded";
-    if (!plan.next_wave().empty())
+    if (runnable)
         return "progressing";
     for (const auto& a : plan.actions)
         if (a.verdict == Verdict::Waiting)
@@ -131,6 +148,8 @@ std::vector<std::string> changed_properties(const DeviceView& a, const DeviceVie
     check(a.num_vfs != b.num_vfs, "NumVFs");
     check(a.total_vfs != b.total_vfs, "TotalVFs");
     check(a.desired_vfs != b.desired_vfs, "DesiredVFs");
+    check(a.vgpu != b.vgpu, "Vgpu");
+    check(a.desired_vgpu != b.desired_vgpu, "DesiredVgpu");
     check(a.in_use != b.in_use, "InUse");
     check(a.holders != b.holders, "Holders");
     check(a.state != b.state, "State");
@@ -169,6 +188,8 @@ nlohmann::json to_json(const DeviceView& v) {
             {"num_vfs", v.num_vfs},
             {"total_vfs", v.total_vfs},
             {"desired_vfs", v.desired_vfs},
+            {"vgpu", v.vgpu},
+            {"desired_vgpu", v.desired_vgpu},
             {"in_use", v.in_use},
             {"holders", v.holders},
             {"state", v.state},

@@ -21,11 +21,18 @@ struct DeviceView {
     std::string pool;
     uint32_t num_vfs = 0, total_vfs = 0;
     std::string desired_vfs;
+    std::string vgpu;         // the VF's current vGPU profile ("NVIDIA L4-6Q", its id when the name is not
+                              // known, "" when none or no nvidia files)
+    std::string desired_vgpu; // the profile the configuration asks for, "" if none
     bool in_use = false;
     std::vector<std::string> holders;
     std::string state, reason, source;
     bool operator==(const DeviceView&) const = default;
 };
+
+// The name of the vGPU type a VF holds now: "" when none, its name when this host knows it (creatable on
+// any VF now, or remembered), else its id.
+std::string current_vgpu_name(const PciDevice& device, const ObservedState& observed);
 
 struct MdevView {
     std::string uuid, parent, type;
@@ -35,9 +42,12 @@ struct MdevView {
     bool operator==(const MdevView&) const = default;
 };
 
-// A failure the executor reported for an object (or a write stuck in the kernel), shown as `failed`.
+// What an object reports beyond its planned status: an action the gate holds back (gate/gate.hpp: it
+// failed, did not take, keeps being undone) or a write stuck in the kernel. Shown with its own state.
 struct ObjectFailure {
     std::string reason;
+    std::string state = "failed";
+    bool operator==(const ObjectFailure&) const = default;
 };
 
 struct Views {
@@ -58,8 +68,10 @@ Views derive_views(const ObservedState& observed, const Plan& plan,
 void update_views(Views& views, const ObservedState& observed, const Plan& plan,
                   const std::map<std::string, ObjectFailure>& failures, const std::set<std::string>& keys);
 
-// Manager `State` from the views and the configuration status (dbus.md).
-std::string manager_state(const Views& views, const Plan& plan, bool config_valid, bool starting);
+// Manager `State` from the views and the configuration status (dbus.md). `runnable`: the gate has actions
+// to run now (progressing).
+std::string manager_state(const Views& views, const Plan& plan, bool runnable, bool config_valid,
+                          bool starting);
 
 // Names of the properties that differ (D-Bus member names: "Driver", "State", ...).
 std::vector<std::string> changed_properties(const DeviceView& before, const DeviceView& after);

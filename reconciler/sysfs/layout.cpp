@@ -58,7 +58,9 @@ std::string SysfsLayout::dev(std::string_view relative) const {
     return join(root_ + "dev", relative);
 }
 
-std::string SysfsLayout::run_dir() const { return root_ + "run/hostdevd"; }
+std::string SysfsLayout::run_dir() const {
+    return root_ + "run/hostdevd";
+}
 
 std::string SysfsLayout::pci_devices_dir() const {
     return sys("bus/pci/devices");
@@ -86,6 +88,9 @@ std::string SysfsLayout::modules_dir() const {
 }
 std::string SysfsLayout::modules_alias() const {
     return join(join(root_ + "lib/modules", release_), "modules.alias");
+}
+std::string SysfsLayout::modules_dep() const {
+    return join(join(root_ + "lib/modules", release_), "modules.dep");
 }
 
 } // namespace hostdevd

@@ -39,6 +39,7 @@ public:
     std::string mdev_bus_class_dir() const; // <root>/sys/class/mdev_bus
     std::string modules_dir() const;        // <root>/sys/module
     std::string modules_alias() const;      // <root>/lib/modules/<release>/modules.alias
+    std::string modules_dep() const;        // <root>/lib/modules/<release>/modules.dep
 
 private:
     std::string root_; // always ends with '/'

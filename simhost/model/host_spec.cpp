@@ -61,6 +61,19 @@ PciAddr vf_address(const PciAddr& pf, unsigned offset, unsigned stride, unsigned
     return vf;
 }
 
+const std::string* ModuleSpec::parameter(std::string_view key) const {
+    for (const auto& [k, v] : parameters)
+        if (k == key)
+            return &v;
+    return nullptr;
+}
+
+int SriovSpec::vf_group(unsigned index, int pf_group) const {
+    if (index < vf_iommu_groups.size())
+        return vf_iommu_groups[index];
+    return vf_iommu_group_base >= 0 ? vf_iommu_group_base + int(index) : pf_group;
+}
+
 const DeviceSpec* HostSpec::find_device(std::string_view address) const {
     for (auto& d : devices)
         if (d.address == address)
@@ -258,11 +271,22 @@ DriverSpec parse_driver(const Parser& p, const toml::table& t) {
 }
 
 ModuleSpec parse_module(const Parser& p, const toml::table& t) {
-    p.only_keys(t, {"name", "loaded", "aliases"}, "[[module]]");
+    p.only_keys(t, {"name", "loaded", "aliases", "parameters"}, "[[module]]");
     ModuleSpec m;
     m.name = p.str(t, "name", "", true);
     m.loaded = p.boolean(t, "loaded", true);
     m.aliases = p.strings(t, "aliases");
+    if (auto* params = p.table(t, "parameters")) {
+        for (auto&& [k, v] : *params) {
+            const std::string key(k.str());
+            if (key.empty() || key.find('/') != std::string::npos)
+                p.fail(k.source(), "parameter name must be a sysfs name (no '/')");
+            if (!v.is_string())
+                p.fail(v,
+                       "parameter '" + key + "' must be a string as sysfs prints it (\"Y\", \"N\", \"8\")");
+            m.parameters.emplace_back(key, std::string(*v.as_string()));
+        }
+    }
     auto* arr = t.get("aliases") ? t.get("aliases")->as_array() : nullptr;
     for (size_t i = 0; i < m.aliases.size(); ++i) {
         const auto& a = m.aliases[i];
@@ -276,7 +300,7 @@ ModuleSpec parse_module(const Parser& p, const toml::table& t) {
 SriovSpec parse_sriov(const Parser& p, const toml::table& t) {
     p.only_keys(t,
                 {"totalvfs", "offset", "stride", "vf_device", "numvfs", "autoprobe", "vf_driver",
-                 "vf_iommu_group_base", "vf_netdev"},
+                 "vf_iommu_group_base", "vf_iommu_groups", "vf_netdev", "enables", "enables_max"},
                 "[device.sriov]");
     SriovSpec s;
     s.totalvfs = static_cast<unsigned>(p.integer(t, "totalvfs", 0, 1, 65535, true));
@@ -289,7 +313,30 @@ SriovSpec parse_sriov(const Parser& p, const toml::table& t) {
     s.autoprobe = p.boolean(t, "autoprobe", true);
     s.vf_driver = p.str(t, "vf_driver", "");
     s.vf_iommu_group_base = static_cast<int>(p.integer(t, "vf_iommu_group_base", -1, 0, 1 << 20));
+    if (auto* n = t.get("vf_iommu_groups")) {
+        auto* arr = n->as_array();
+        if (!arr)
+            p.fail(*n, "'vf_iommu_groups' must be an array of group numbers, one per VF");
+        for (auto& e : *arr) {
+            if (!e.is_integer() || **e.as_integer() < 0 || **e.as_integer() > (1 << 20))
+                p.fail(e, "'vf_iommu_groups' must contain group numbers 0..1048576");
+            s.vf_iommu_groups.push_back(static_cast<int>(**e.as_integer()));
+        }
+        if (s.vf_iommu_groups.size() != s.totalvfs)
+            p.fail(*n, "'vf_iommu_groups' needs one group per VF (" + std::to_string(s.totalvfs) + ")");
+        if (t.get("vf_iommu_group_base"))
+            p.fail(*n, "give either 'vf_iommu_groups' or 'vf_iommu_group_base', not both");
+    }
     s.vf_netdev = p.str(t, "vf_netdev", "{pf}v{index}");
+    if (auto* n = t.get("enables")) {
+        if (n->is_string() && std::string(*n->as_string()) == "all")
+            s.enables = SriovSpec::kEnablesAll;
+        else if (n->is_integer() && **n->as_integer() >= 1 && **n->as_integer() <= s.totalvfs)
+            s.enables = static_cast<unsigned>(**n->as_integer());
+        else
+            p.fail(*n, "'enables' must be \"all\" or a number of VFs 1.." + std::to_string(s.totalvfs));
+    }
+    s.enables_max = static_cast<unsigned>(p.integer(t, "enables_max", 0, 1, s.totalvfs));
     return s;
 }
 
@@ -404,6 +451,12 @@ void add_builtin_drivers(HostSpec& h) {
         v.ids = {PciIdMatch{}};
         v.override_only = true;
         v.sriov_configure = false; // vfio_pci_sriov_configure returns -ENOENT without enable_sriov=1
+        // vfio_pci.c vfio_pci_dev_in_denylist() in Debian's 6.1.192 (and upstream since 6.10): Intel QAT
+        // DH895XCC, C3XXX, C62X PFs and VFs, Sapphire Rapids DSA and IAX. The probe fails with -EINVAL
+        // unless the module parameter disable_denylist is set (docs/kernel-facts.md).
+        for (uint32_t id : {0x0435u, 0x0443u, 0x19e2u, 0x19e3u, 0x37c8u, 0x37c9u, 0x0b25u, 0x0cfeu})
+            v.deny.push_back(PciIdMatch{0x8086, id, PciIdMatch::kAny, PciIdMatch::kAny, 0, 0});
+        v.deny_errno = 22;
         h.drivers.push_back(v);
     }
     if (!h.find_driver("pcieport")) {
@@ -413,7 +466,11 @@ void add_builtin_drivers(HostSpec& h) {
         h.drivers.push_back(b);
     }
     if (!h.find_module("vfio_pci"))
-        h.modules.push_back({"vfio_pci", true, {"vfio_pci:v*d*sv*sd*bc*sc*i*"}});
+        h.modules.push_back({"vfio_pci", true, {"vfio_pci:v*d*sv*sd*bc*sc*i*"}, {}});
+    // module_param(disable_denylist, bool, 0444): "N" unless the host description loads it with "Y".
+    for (auto& m : h.modules)
+        if (m.name == "vfio_pci" && !m.parameter("disable_denylist"))
+            m.parameters.emplace_back("disable_denylist", "N");
 }
 
 void validate(const Parser& p, const toml::table& root, HostSpec& h) {
@@ -541,7 +598,7 @@ HostSpec parse_root(const Parser& p, const toml::table& root, const std::string&
     // A driver's module that no [[module]] declares is an ordinary loaded module.
     for (auto& d : h.drivers)
         if (!d.module.empty() && !h.find_module(d.module))
-            h.modules.push_back({d.module, true, {}});
+            h.modules.push_back({d.module, true, {}, {}});
     for (auto* t : p.tables(root, "device"))
         h.devices.push_back(parse_device(p, *t));
     names.clear();

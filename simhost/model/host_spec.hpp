@@ -60,6 +60,10 @@ struct ModuleSpec {
     std::string name;                 // /sys/module/<name>
     bool loaded = true;               // false = available to modprobe (load_module) but not loaded
     std::vector<std::string> aliases; // modules.alias patterns, "vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*"
+    // Module parameters, /sys/module/<name>/parameters/<key> (read-only: set when the module loads),
+    // as the kernel prints them ("Y"/"N" for bools). vfio_pci has disable_denylist = "N" unless given.
+    std::vector<std::pair<std::string, std::string>> parameters;
+    const std::string* parameter(std::string_view key) const;
 };
 
 struct SriovSpec {
@@ -67,11 +71,19 @@ struct SriovSpec {
     unsigned offset = 0;
     unsigned stride = 1;
     uint32_t vf_device = 0;
-    unsigned numvfs = 0;          // enabled at start (PF driver must support sriov_configure)
-    bool autoprobe = true;        // sriov_drivers_autoprobe at start
-    std::string vf_driver;        // the VF ID is added to this driver's static table ("" = none)
-    int vf_iommu_group_base = -1; // VF i is in group base+i; -1 = VFs share the PF's group
-    std::string vf_netdev;        // name pattern for VF netdevs: "{pf}v{index}" ({pf} = PF's netdev)
+    unsigned numvfs = 0;              // enabled at start (PF driver must support sriov_configure)
+    bool autoprobe = true;            // sriov_drivers_autoprobe at start
+    std::string vf_driver;            // the VF ID is added to this driver's static table ("" = none)
+    int vf_iommu_group_base = -1;     // VF i is in group base+i; -1 = VFs share the PF's group
+    std::vector<int> vf_iommu_groups; // VF i is in group vf_iommu_groups[i] (any layout); overrides base
+    std::string vf_netdev;            // name pattern for VF netdevs: "{pf}v{index}" ({pf} = PF's netdev)
+    // What the PF driver's sriov_configure enables when N > 0 is written: as asked (0), every VF it has
+    // (kEnablesAll, older QAT drivers: "the numvfs parameter is ignored"), or a fixed number; and at
+    // most `enables_max` (0 = no limit; the LimitVfs fault at start). The write succeeds either way (iov.c).
+    static constexpr unsigned kEnablesAll = ~0u;
+    unsigned enables = 0;
+    unsigned enables_max = 0;
+    int vf_group(unsigned index, int pf_group) const; // the IOMMU group of VF `index`
 };
 
 struct MdevTypeSpec {

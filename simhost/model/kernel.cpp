@@ -4,6 +4,7 @@
 
 #include "kernel_impl.hpp"
 #include "kernel_oracle.hpp"
+#include "kernel_oracle_repeat.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -91,8 +92,9 @@ void Impl::init_from_spec() {
         d.present = s.present;
         d.autoprobe = s.sriov ? s.sriov->autoprobe : true;
         max_group = std::max(max_group, s.iommu_group);
-        if (s.sriov && s.sriov->vf_iommu_group_base >= 0)
-            max_group = std::max(max_group, s.sriov->vf_iommu_group_base + int(s.sriov->totalvfs) - 1);
+        if (s.sriov)
+            for (unsigned i = 0; i < s.sriov->totalvfs; ++i)
+                max_group = std::max(max_group, s.sriov->vf_group(i, s.iommu_group));
         devices[s.address] = std::move(d);
     }
     // mdev devices get new (emulated) IOMMU groups above every PCI group (vfio_main.c).
@@ -386,9 +388,15 @@ int Impl::write_at(const std::function<int(std::string&)>& find, const std::stri
             rec.path = "/sys" + canon;
         if (path_out)
             *path_out = canon;
+        std::optional<DestructiveWrite> destructive;
         if (result == 0) {
             rec.in_use_reason = disrupted_in_use(k, canon, data);
             rec.disrupted_in_use = !rec.in_use_reason.empty();
+            destructive = destructive_write(k, canon, data);
+            if (destructive) {
+                rec.repeat_reason = repeated_destruction(k, *destructive);
+                rec.repeated_destruction = !rec.repeat_reason.empty();
+            }
             // Fault paths may name the file as written, canonically, or through /sys/bus/pci/devices.
             std::vector<std::string> names;
             if (!k.faults.empty()) {
@@ -434,6 +442,9 @@ int Impl::write_at(const std::function<int(std::string&)>& find, const std::stri
                 result = w(k, lock, data);
             }
         }
+        if (destructive && result == 0)
+            remember_destruction(k, *destructive);
+        track_destructions(k);
         rec.error = -result;
         rec.duration =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
@@ -466,6 +477,7 @@ int Kernel::plug(std::string_view address, std::string& error) {
         impl_->add_device(it->second); // adds its nodes to the tree
         if (impl_->bus_autoprobe)
             impl_->device_attach(it->second); // pci_bus_add_device() -> device_attach()
+        track_destructions(*impl_);
     }
     impl_->flush();
     return 0;
@@ -494,6 +506,7 @@ int Kernel::unplug(std::string_view address, std::string& error) {
         s.present = false;
         s.driver_override.reset();
         s.autoprobe = s.spec->sriov ? s.spec->sriov->autoprobe : true;
+        track_destructions(*impl_);
     }
     impl_->flush();
     return 0;
@@ -557,6 +570,16 @@ int Kernel::set_group_hold(int group, GroupHold hold, std::string& error) {
             error = "no IOMMU group " + std::to_string(group);
             return -ENOENT;
         }
+        // A holder stands for a VMM: after opening the group it attaches it to a container
+        // (VFIO_GROUP_SET_CONTAINER), which claims the group's DMA ownership and fails with EPERM while
+        // a member is bound to a host driver (iommu_group_claim_dma_owner, drivers/iommu/iommu.c).
+        // (Only a group with a VFIO member has a /dev/vfio node to open; the model's own tests also hold
+        // groups without one, to stand for other kinds of use.)
+        if (std::string why;
+            hold != GroupHold::None && impl_->vfio_groups.count(group) && !impl_->group_viable(group, why)) {
+            error = "IOMMU group " + std::to_string(group) + " is not viable: " + why;
+            return -EPERM;
+        }
         impl_->holds[group] = hold;
     }
     impl_->cv.notify_all();
@@ -583,7 +606,18 @@ int Kernel::add_fault(const Fault& fault, std::string& error) {
             return -EINVAL;
         }
         break;
+    case Fault::Kind::ProbeFail: {
+        f.path = address_of(f.path);
+        if (!impl_->dev(f.path)) {
+            error = "no present device " + f.path;
+            return -ENOENT;
+        }
+        if (f.error <= 0)
+            f.error = EINVAL;
+        break;
+    }
     case Fault::Kind::LimitVfs:
+    case Fault::Kind::EnablesVfs:
     case Fault::Kind::ProbeDelay: {
         f.path = address_of(f.path);
         auto* d = impl_->dev(f.path);
@@ -597,6 +631,11 @@ int Kernel::add_fault(const Fault& fault, std::string& error) {
         }
         if (f.kind == Fault::Kind::ProbeDelay && f.seconds <= 0) {
             error = "ProbeDelay needs seconds > 0";
+            return -EINVAL;
+        }
+        if (f.kind == Fault::Kind::EnablesVfs && f.value != SriovSpec::kEnablesAll &&
+            (f.value == 0 || f.value > d->spec->sriov->totalvfs)) {
+            error = "EnablesVfs needs 1.." + std::to_string(d->spec->sriov->totalvfs) + " or all";
             return -EINVAL;
         }
         break;
@@ -642,6 +681,7 @@ int Kernel::load_module(std::string_view module, std::string& error) {
         for (auto& s : k.spec.mdev_parents)
             if (s.module == m->name)
                 k.register_virtual_parent(k.virtual_parents.at(s.name));
+        track_destructions(k);
     }
     impl_->flush();
     return 0;
@@ -653,11 +693,39 @@ void Kernel::reset() {
         ++impl_->generation;
         impl_->faults.clear();
         impl_->log.clear();
+        impl_->destructions.clear();
         impl_->forget_all = true; // the next rebuild gives every node a new inode
         impl_->init_from_spec();
     }
     impl_->cv.notify_all();
     impl_->flush();
+}
+
+void Kernel::input_changed() {
+    std::lock_guard lock(impl_->mu);
+    impl_->destructions.clear();
+}
+
+bool Impl::module_param_true(const std::string& module, const std::string& param) const {
+    const ModuleSpec* m = spec.find_module(module);
+    const std::string* v = m ? m->parameter(param) : nullptr;
+    return v && (*v == "Y" || *v == "y" || *v == "1");
+}
+
+bool Impl::group_viable(int group, std::string& why) const {
+    // Viable: every member is bound to a driver that manages DMA ownership itself (VFIO drivers,
+    // pci-stub), to none, or is a bridge (pcieport). Any other driver holds the group's default domain.
+    for (auto& [address, d] : devices) {
+        if (!d.present || d.iommu_group != group || d.driver.empty())
+            continue;
+        const DriverSpec& drv = drivers.at(d.driver).spec;
+        const bool bridge = (d.class_code >> 8) == 0x0604;
+        if (drv.override_only || d.driver == "pci-stub" || bridge)
+            continue;
+        why = address + " is bound to " + d.driver + " (a host driver)";
+        return false;
+    }
+    return true;
 }
 
 std::vector<WriteRecord> Kernel::write_log() const {
@@ -676,6 +744,14 @@ std::string Kernel::modules_alias() const {
     for (auto& m : impl_->spec.modules)
         for (auto& a : m.aliases)
             out += "alias " + a + " " + m.name + "\n";
+    return out;
+}
+
+std::string Kernel::modules_dep() const {
+    std::lock_guard lock(impl_->mu);
+    std::string out;
+    for (auto& m : impl_->spec.modules)
+        out += "kernel/drivers/simhost/" + m.name + ".ko:\n";
     return out;
 }
 

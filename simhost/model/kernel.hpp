@@ -79,6 +79,11 @@ struct WriteRecord {
     // disruptive attempt on a device in use breaks the promise even if the kernel refused it.
     bool disrupted_in_use = false;
     std::string in_use_reason; // why, in words; "" when !disrupted_in_use
+    // The second safety rule (kernel_oracle_repeat.cpp): a destructive write issued again from the very
+    // state an earlier identical one (that succeeded) started from, with no other state of the object in
+    // between and no change of input announced (input_changed(), reset()): churn.
+    bool repeated_destruction = false;
+    std::string repeat_reason; // "" when !repeated_destruction
 };
 
 // Fault injection. `path` is an absolute /sys path; it may end in '*' to match a prefix.
@@ -87,7 +92,10 @@ struct Fault {
         FailWrite,  // the next `count` matching writes fail with `error` (count 0 = every write)
         BlockWrite, // matching writes block for `seconds` before being carried out
         LimitVfs,   // the PF driver at `path` (a PF address) enables at most `value` VFs
+        EnablesVfs, // the PF driver at `path` enables `value` VFs whatever is written (kEnablesAll: all)
         ProbeDelay, // VF driver probing after VF enable completes `seconds` later (path = PF address)
+        ProbeFail,  // every driver's probe of the device at `path` (an address) fails with `error`: the
+                    // device stays unbound, and drivers_probe still succeeds (bus.c)
     };
     Kind kind = Kind::FailWrite;
     std::string path;
@@ -176,11 +184,17 @@ public:
     void clear_faults();
     int load_module(std::string_view module, std::string& error); // modprobe; -ENOENT if not available
     void reset();                                                 // back to the host description
+    // An input hostdevd reads but the simulated kernel cannot see changed (its configuration): the
+    // oracle's "repeated destruction" rule starts afresh.
+    void input_changed();
     std::vector<WriteRecord> write_log() const;
     void clear_write_log();
 
     // The `vfio_pci:` alias lines for /lib/modules/<release>/modules.alias.
     std::string modules_alias() const;
+    // /lib/modules/<release>/modules.dep: one "kernel/drivers/simhost/<module>.ko:" line per module of the
+    // host description, loaded or not (what modprobe could load), in file order.
+    std::string modules_dep() const;
     // The /dev nodes that exist now ("vfio/12", ...), to populate /dev at start and after reset().
     std::vector<std::string> devnodes() const;
     std::vector<DevNode> devnode_numbers() const; // the same with their device numbers

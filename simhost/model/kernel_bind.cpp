@@ -42,9 +42,14 @@ int Impl::probe_with(DeviceState& d, const DriverState& drv) {
         if (pf && !pf->autoprobe && !d.driver_override)
             return -ENODEV;
     }
-    for (auto& id : drv.spec.deny)
-        if (id.matches(d.vendor, d.device, d.subsystem_vendor, d.subsystem_device, d.class_code))
-            return -drv.spec.deny_errno; // vfio_pci.c: "exists in vfio-pci device denylist"
+    if (const Fault* f = find_pf_fault(Fault::Kind::ProbeFail, d.address))
+        return -f->error; // the driver's probe failed (firmware, errata...): dd.c lets the next driver try
+    // vfio_pci.c vfio_pci_is_denylisted(): refused unless the module parameter disable_denylist is set.
+    if (!module_param_true(drv.spec.module, "disable_denylist"))
+        for (auto& id : drv.spec.deny)
+            if (id.matches(d.vendor, d.device, d.subsystem_vendor, d.subsystem_device, d.class_code))
+                return -drv.spec
+                            .deny_errno; // "exists in vfio-pci device denylist, driver probing disallowed"
     // dd.c really_probe(): dev->driver is set, drv->probe() runs (it registers netdevs, VFIO groups,
     // mdev parents, each with its own events), then driver_bound() sends KOBJ_BIND.
     d.driver = drv.spec.name;

@@ -144,6 +144,19 @@ struct Impl {
     std::vector<ActiveFault> faults;
     std::vector<WriteRecord> log;
 
+    // ---- kernel_oracle_repeat.cpp: the destructive writes that succeeded in this input epoch, by
+    // "canonical path=value": the object's state before and right after, and whether it has been in
+    // any other state since.
+    struct Destruction {
+        std::string object; // "dev:<address>" or "mdev:<uuid>"
+        std::string before;
+        std::string after;
+        bool other_state_seen = false;
+    };
+    std::map<std::string, Destruction> destructions;
+    bool module_param_true(const std::string& module, const std::string& param) const;
+    bool group_viable(int group, std::string& why) const; // VFIO's rule, drivers/iommu/iommu.c
+
     std::function<void(const Uevent&)> uevent_sink;
     std::function<void(const DevNode&, bool)> devnode_sink;
     std::function<void(const std::vector<Invalidation>&)> invalidation_sink;

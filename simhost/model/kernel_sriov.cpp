@@ -1,6 +1,7 @@
 // SR-IOV: sriov_numvfs_store / sriov_drivers_autoprobe_store and VF add/remove (drivers/pci/iov.c),
 // device add/remove events (drivers/pci/probe.c, remove.c), and delayed VF probing (fault ProbeDelay).
 #include "kernel_impl.hpp"
+#include "kernel_oracle_repeat.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -73,7 +74,7 @@ void Impl::enable_vfs(DeviceState& pf, unsigned count, bool probe_now) {
         vf.pf = pf.address;
         vf.vf_index = i;
         vf.dir = parent_dir(pf.dir) + "/" + vf.address; // VFs are siblings of their PF
-        vf.iommu_group = s.vf_iommu_group_base >= 0 ? s.vf_iommu_group_base + int(i) : pf.iommu_group;
+        vf.iommu_group = s.vf_group(i, pf.iommu_group);
         auto& stored = devices[vf.address] = std::move(vf);
         index_group_member(stored);
         add_device(stored);
@@ -154,9 +155,22 @@ int Impl::w_sriov_numvfs(std::unique_lock<std::mutex>& lock, const std::string& 
         }
         if (pf->numvfs != 0)
             return -EBUSY; // "%d VFs already enabled. Disable before enabling %d VFs"
+        // The driver's sriov_configure decides how many it enables, and the write succeeds whatever it
+        // did (iov.c: a positive return other than num_vfs only logs "%d VFs requested; only %d
+        // enabled"). QAT's adf_sriov_configure enables all (drivers/crypto/qat/qat_common/adf_sriov.c:
+        // "the numvfs parameter is ignored") and returns num_vfs, so not even that line is logged.
         unsigned count = unsigned(n);
+        unsigned enables = s.enables;
+        if (const Fault* f = find_pf_fault(Fault::Kind::EnablesVfs, addr))
+            enables = f->value;
+        if (enables == SriovSpec::kEnablesAll)
+            count = s.totalvfs;
+        else if (enables != 0)
+            count = enables;
+        if (s.enables_max != 0)
+            count = std::min(count, s.enables_max);
         if (const Fault* f = find_pf_fault(Fault::Kind::LimitVfs, addr))
-            count = std::min(count, f->value); // "%d VFs requested; only %d enabled": still success
+            count = std::min(count, f->value);
         const Fault* delay = find_pf_fault(Fault::Kind::ProbeDelay, addr);
         enable_vfs(*pf, count, delay == nullptr);
         // After the VFs, the PF itself reports a change (observed on Debian's 6.1 kernel; disabling
@@ -179,6 +193,7 @@ int Impl::w_sriov_numvfs(std::unique_lock<std::mutex>& lock, const std::string& 
                 for (unsigned i = 0; i < p->numvfs; ++i)
                     if (DeviceState* vf = dev(vf_address(p->addr, sp.offset, sp.stride, i).str()))
                         device_attach(*vf);
+                track_destructions(*this);
                 l.unlock();
                 flush();
             });

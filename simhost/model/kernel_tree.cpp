@@ -585,6 +585,13 @@ void Impl::rebuild() const {
                 b.link(d + "/drivers/pci:" + name, "/bus/pci/drivers/" + name);
         b.text(d + "/initstate", "live\n");
         b.text(d + "/refcnt", "0\n");
+        // module_param(..., 0444) values: fixed for as long as the module is loaded.
+        if (const ModuleSpec* spec_module = spec.find_module(m);
+            spec_module && !spec_module->parameters.empty()) {
+            b.dir(d + "/parameters");
+            for (const auto& [key, value] : spec_module->parameters)
+                b.text(d + "/parameters/" + key, value + "\n");
+        }
     }
 
     // ---- PCI devices

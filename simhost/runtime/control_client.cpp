@@ -77,8 +77,10 @@ int ctl_main(const std::vector<std::string>& args) {
                      "  plug ADDR | unplug ADDR | link NETDEV up|down | master NETDEV MASTER|-\n"
                      "  hold ADDR|GROUP [--device] [--comm NAME] | release PID\n"
                      "  fault fail PATH ERRNO [COUNT] | fault block PATH SECONDS\n"
-                     "  fault limit-vfs PF N | fault probe-delay PF SECONDS | fault clear\n"
-                     "  log [--json] | log clear | stats [clear | /sys/PATH] | reset\n";
+                     "  fault limit-vfs PF N | fault enables-vfs PF N|all | fault probe-delay PF SECONDS\n"
+                     "  fault probe-fail ADDR [ERRNO]\n"
+                     "  fault clear | log [--json] | log clear | stats [clear | /sys/PATH]\n"
+                     "  input-changed | reset\n";
         return args.empty() ? 1 : 0;
     }
     try {

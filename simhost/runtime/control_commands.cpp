@@ -99,14 +99,19 @@ std::string format_write_log(const std::vector<WriteRecord>& records, bool json)
                 {"duration_us", record.duration.count()},
                 {"disrupted_in_use", record.disrupted_in_use},
                 {"in_use_reason", record.in_use_reason},
+                {"repeated_destruction", record.repeated_destruction},
+                {"repeat_reason", record.repeat_reason},
             });
         return array.dump(2) + "\n";
     }
     std::string out;
     for (const auto& record : records)
-        out += iso_time(record.time) + " " + std::to_string(record.duration.count()) + "us " +
-               errno_name(record.error) + " " + record.path + " " + c_escaped(record.value) +
-               (record.disrupted_in_use ? " DISRUPTED-IN-USE " + c_escaped(record.in_use_reason) : "") + "\n";
+        out +=
+            iso_time(record.time) + " " + std::to_string(record.duration.count()) + "us " +
+            errno_name(record.error) + " " + record.path + " " + c_escaped(record.value) +
+            (record.disrupted_in_use ? " DISRUPTED-IN-USE " + c_escaped(record.in_use_reason) : "") +
+            (record.repeated_destruction ? " REPEATED-DESTRUCTION " + c_escaped(record.repeat_reason) : "") +
+            "\n";
     return out;
 }
 
@@ -172,8 +177,9 @@ ControlReply ControlCommands::hold(const std::vector<std::string>& words) {
 }
 
 ControlReply ControlCommands::fault(const std::vector<std::string>& words) {
-    const std::string kinds = "fault fail PATH ERRNO [COUNT] | block PATH SECONDS | limit-vfs PF N | "
-                              "probe-delay PF SECONDS | clear";
+    const std::string kinds =
+        "fault fail PATH ERRNO [COUNT] | block PATH SECONDS | limit-vfs PF N | "
+        "enables-vfs PF N|all | probe-delay PF SECONDS | probe-fail ADDR [ERRNO] | clear";
     if (words.size() < 2)
         return usage(kinds);
     const std::string& kind = words[1];
@@ -202,6 +208,23 @@ ControlReply ControlCommands::fault(const std::vector<std::string>& words) {
         fault.path = words[2];
         if (!parse_number(words[3], fault.value))
             return failure(EINVAL, "N must be a number, not '" + words[3] + "'");
+    } else if (kind == "enables-vfs" && words.size() == 4) {
+        fault.kind = Fault::Kind::EnablesVfs;
+        fault.path = words[2];
+        if (words[3] == "all")
+            fault.value = SriovSpec::kEnablesAll;
+        else if (!parse_number(words[3], fault.value))
+            return failure(EINVAL, "N must be a number or 'all', not '" + words[3] + "'");
+    } else if (kind == "probe-fail" && (words.size() == 3 || words.size() == 4)) {
+        fault.kind = Fault::Kind::ProbeFail;
+        fault.path = words[2];
+        fault.error = EINVAL; // what most probes return (vfio_pci_probe, pci_enable_device failures)
+        if (words.size() == 4) {
+            const auto error = parse_errno(words[3]);
+            if (!error || *error <= 0)
+                return failure(EINVAL, "unknown errno '" + words[3] + "' (use a name like EIO or a number)");
+            fault.error = *error;
+        }
     } else if (kind == "probe-delay" && words.size() == 4) {
         fault.kind = Fault::Kind::ProbeDelay;
         fault.path = words[2];
@@ -267,15 +290,19 @@ ControlReply ControlCommands::handle(const std::vector<std::string>& words) {
         return stats(words);
     if (command == "load_module" && words.size() == 2)
         return from_model(kernel_.load_module(words[1], error), error);
+    if (command == "input-changed" && words.size() == 1) {
+        kernel_.input_changed();
+        return ok();
+    }
     if (command == "reset" && words.size() == 1) {
         holders_.kill_all(); // guests do not survive the host going back to its description
         kernel_.reset();
         devnodes_.replace_all(kernel_.devnode_numbers());
         return ok();
     }
-    return failure(
-        EINVAL, "unknown command or wrong arguments: '" + command +
-                    "' (plug, unplug, link, master, hold, release, fault, log, stats, load_module, reset)");
+    return failure(EINVAL, "unknown command or wrong arguments: '" + command +
+                               "' (plug, unplug, link, master, hold, release, fault, log, stats, "
+                               "load_module, input-changed, reset)");
 }
 
 } // namespace simhost

@@ -152,7 +152,7 @@ int run_main(const std::vector<std::string>& args) {
         enter_private_namespaces();
         mount_private_run();
         mount_private_dev();
-        install_modules_alias(kernel->modules_alias());
+        install_module_files(kernel->modules_alias(), kernel->modules_dep());
         install_modprobe_shim(executable);
 
         UeventBroadcaster uevents;

@@ -132,7 +132,7 @@ void overlay_directory(const std::string& directory) {
     do_mount("overlay", directory, "overlay", 0, options.c_str());
 }
 
-void install_modules_alias(const std::string& content) {
+void install_module_files(const std::string& alias, const std::string& dep) {
     utsname uts{};
     ::uname(&uts);
     // /lib is a symlink to usr/lib on merged-/usr systems; overlay the real directory.
@@ -140,7 +140,8 @@ void install_modules_alias(const std::string& content) {
     overlay_directory(lib);
     const std::string directory = lib + "/modules/" + uts.release;
     make_dirs(directory);
-    write_file(directory + "/modules.alias", content);
+    write_file(directory + "/modules.alias", alias);
+    write_file(directory + "/modules.dep", dep);
 }
 
 void install_modprobe_shim(const std::string& simhost_executable) {

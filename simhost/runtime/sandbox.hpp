@@ -33,8 +33,8 @@ void mount_private_dev();
 // Overlay `directory` with a tmpfs upper layer so files can be added or replaced in the namespace only.
 void overlay_directory(const std::string& directory);
 
-// /lib/modules/<uname -r>/modules.alias with `content` (via an overlay on /usr/lib).
-void install_modules_alias(const std::string& content);
+// /lib/modules/<uname -r>/modules.alias and modules.dep with these contents (via an overlay on /usr/lib).
+void install_module_files(const std::string& alias, const std::string& dep);
 
 // /sbin/modprobe (and /usr/sbin/modprobe) replaced by a link to `simhost_executable`, which acts as
 // modprobe when invoked under that name (via an overlay on /usr/sbin).

@@ -106,6 +106,8 @@ json expected(const DeviceView& v) {
             {"NumVFs", typed("u", v.num_vfs)},
             {"TotalVFs", typed("u", v.total_vfs)},
             {"DesiredVFs", typed("s", v.desired_vfs)},
+            {"Vgpu", typed("s", v.vgpu)},
+            {"DesiredVgpu", typed("s", v.desired_vgpu)},
             {"InUse", typed("b", v.in_use)},
             {"Holders", typed("as", v.holders)},
             {"State", typed("s", v.state)},

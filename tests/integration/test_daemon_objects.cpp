@@ -25,6 +25,8 @@ const std::map<std::string, std::string> kDeviceProperties = {{"address", "Addre
                                                               {"num_vfs", "NumVFs"},
                                                               {"total_vfs", "TotalVFs"},
                                                               {"desired_vfs", "DesiredVFs"},
+                                                              {"vgpu", "Vgpu"},
+                                                              {"desired_vgpu", "DesiredVgpu"},
                                                               {"in_use", "InUse"},
                                                               {"holders", "Holders"},
                                                               {"state", "State"},
@@ -107,4 +109,58 @@ TEST_CASE("daemon: the bus objects are the devices and mdevs of Describe with th
     REQUIRE(tree.exit_code == 0);
     for (const auto& path : expected_paths)
         CHECK_THAT(tree.out, Catch::Contains(path + "\n"));
+}
+
+// The line of a table that starts with `first` (hostdevctl's tables: one object per line).
+std::string row_of(const std::string& table, const std::string& first) {
+    for (size_t at = 0; at < table.size();) {
+        size_t end = table.find('\n', at);
+        std::string line = table.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        if (line.rfind(first, 0) == 0)
+            return line;
+        if (end == std::string::npos)
+            break;
+        at = end + 1;
+    }
+    FAIL("no line starts with " << first << " in:\n" << table);
+    return "";
+}
+
+TEST_CASE("daemon: vGPU profiles held and wanted in status - devices - on D-Bus - and VFS as current/total "
+          "everywhere",
+          "[nvidia-l4]") {
+    testing::ConfigDir conf;
+    conf.copy_from(testing::source_dir() + "/examples/config/nvidia-l4"); // 4 VFs of the L4, each L4-6Q
+    testing::PrivateBus bus;
+    testing::Daemon daemon(bus, conf.path());
+    INFO("hostdevd log:\n" << daemon.log());
+    REQUIRE(testing::wait_until(
+        [&] {
+            return testing::get_property(bus, "/io/hostdevd1", "io.hostdevd1.Manager", "State") ==
+                   "converged";
+        },
+        15s));
+    const std::string vf = "0000:ca:00.4", pf = "0000:ca:00.0";
+    CHECK(testing::get_property(bus, testing::device_path(vf), "io.hostdevd1.Device", "Vgpu") ==
+          "NVIDIA L4-6Q");
+    CHECK(testing::get_property(bus, testing::device_path(vf), "io.hostdevd1.Device", "DesiredVgpu") ==
+          "NVIDIA L4-6Q");
+    CHECK(testing::get_property(bus, testing::device_path(pf), "io.hostdevd1.Device", "Vgpu") == "");
+
+    setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
+    auto status = testing::run({testing::hostdevctl(), "status"});
+    unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+    INFO(status.out << status.err);
+    REQUIRE(status.exit_code == 0);
+    CHECK_THAT(row_of(status.out, vf),
+               Catch::Contains("NVIDIA L4-6Q") && Catch::Contains("vgpu NVIDIA L4-6Q"));
+    CHECK_THAT(row_of(status.out, pf), Catch::Contains(" 4/16 ") && Catch::Contains("vfs 4"));
+    auto devices = testing::run({testing::hostdevctl(), "devices"});
+    REQUIRE(devices.exit_code == 0);
+    CHECK_THAT(row_of(devices.out, "  " + vf), Catch::Contains("NVIDIA L4-6Q"));
+    CHECK_THAT(row_of(devices.out, pf), Catch::Contains(" 4/16 "));
+    auto json_devices = json::parse(testing::run({testing::hostdevctl(), "devices", "--json"}).out);
+    for (const auto& d : json_devices.at("devices"))
+        if (d.at("address") == vf)
+            CHECK(d.at("vgpu").at("current_name") == "NVIDIA L4-6Q");
 }

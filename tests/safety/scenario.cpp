@@ -1,7 +1,9 @@
 #include "scenario.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 namespace safety {
@@ -54,17 +56,44 @@ std::string vf_section(const simhost::DeviceSpec& pf, unsigned first, unsigned l
     return s.str();
 }
 
+// "8086" as a configuration writes vendor and device IDs.
+std::string hex_id(uint32_t id) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", id);
+    return buf;
+}
+
+std::string ids_match(const simhost::DeviceSpec& d) {
+    return "{ vendor = \"" + hex_id(d.vendor) + "\", device = \"" + hex_id(d.device) + "\" }";
+}
+
+// Whole devices a [[device]] entry may bind: bound to a driver at start, neither bridges nor SR-IOV PFs
+// (GPUs, their audio functions, NVMe drives).
+std::vector<const simhost::DeviceSpec*> whole_devices(const simhost::HostSpec& host) {
+    std::vector<const simhost::DeviceSpec*> out;
+    for (const auto& d : host.devices)
+        if (d.present && !d.driver.empty() && !d.sriov && !d.is_bridge() && !d.mdev)
+            out.push_back(&d);
+    return out;
+}
+
 } // namespace
 
 std::string random_config(const simhost::HostSpec& host, Rng& rng) {
     std::ostringstream s;
     s << "version = 1\n";
+    std::set<std::string> ids_used; // a match by IDs selects every PF with them: one entry per pair
     for (const auto* pf : sizable_pfs(host)) {
         if (!chance(rng, 0.75))
             continue;
         const unsigned total = std::min(pf->sriov->totalvfs, 6u);
         const unsigned n = pick(rng, 0, total);
-        s << "\n[[pf]]\nmatch = { address = \"" << pf->address << "\" }\n";
+        // By IDs now and then: VFs may carry the PF's device ID (GPUs, QEMU's NVMe), and a [[pf]] entry
+        // must still select the PF alone.
+        if (chance(rng, 0.25) && ids_used.insert(ids_match(*pf)).second)
+            s << "\n[[pf]]\nmatch = " << ids_match(*pf) << "\n";
+        else
+            s << "\n[[pf]]\nmatch = { address = \"" << pf->address << "\" }\n";
         if (n > 0 && chance(rng, 0.2))
             s << "vfs = { min = " << n << " }\n";
         else
@@ -82,6 +111,17 @@ std::string random_config(const simhost::HostSpec& host, Rng& rng) {
             s << vf_section(*pf, 0, n - 1, rng);
         }
     }
+    // Whole devices to VFIO or back (an IOMMU group shared with a function left on its host driver makes
+    // the binding blocked), and now and then a [[device]] by a PF's IDs, which leaves that PF alone when
+    // a [[pf]] entry manages it.
+    const std::vector<std::string> drivers = {"driver = \"vfio-pci\"", "driver = \"vfio\"",
+                                              "driver = \"none\""};
+    for (const auto* d : whole_devices(host))
+        if (chance(rng, 0.4))
+            s << "\n[[device]]\nmatch = { address = \"" << d->address << "\" }\n"
+              << (chance(rng, 0.2) ? "driver = \"" + d->driver + "\"" : one_of(rng, drivers)) << "\n";
+    if (const auto pfs = sizable_pfs(host); !pfs.empty() && chance(rng, 0.2))
+        s << "\n[[device]]\nmatch = " << ids_match(*one_of(rng, pfs)) << "\n" << one_of(rng, drivers) << "\n";
     for (const auto& d : host.devices) {
         if (!d.mdev || !d.present || d.mdev->types.empty() || !chance(rng, 0.7))
             continue;
@@ -118,7 +158,7 @@ std::vector<std::vector<std::string>> random_faults(const simhost::HostSpec& hos
             paths.push_back("/sys/bus/pci/devices/" + d.address + "/mdev_supported_types/*");
     const unsigned count = pick(rng, 0, 2);
     for (unsigned i = 0; i < count; ++i) {
-        const unsigned kind = pick(rng, 0, 9);
+        const unsigned kind = pick(rng, 0, 11);
         if (kind <= 5) {
             out.push_back({"fault", "fail", one_of(rng, paths), one_of(rng, kernel_write_errnos()),
                            std::to_string(pick(rng, 1, 3))});
@@ -128,6 +168,17 @@ std::vector<std::vector<std::string>> random_faults(const simhost::HostSpec& hos
                 {"fault", "limit-vfs", pf->address, std::to_string(pick(rng, 0, pf->sriov->totalvfs))});
         } else if (kind == 7 && !pfs.empty()) {
             out.push_back({"fault", "probe-delay", one_of(rng, pfs)->address, "0.1"});
+        } else if (kind == 8 && !pfs.empty()) {
+            // A driver that enables all its VFs or a fixed number, whatever is written (issue 15).
+            const auto* pf = one_of(rng, pfs);
+            out.push_back({"fault", "enables-vfs", pf->address,
+                           chance(rng, 0.5) ? "all" : std::to_string(pick(rng, 1, pf->sriov->totalvfs))});
+        } else if (kind == 9 && !pfs.empty()) {
+            // A probe that does not take (the write succeeds, the device stays unbound); refused when the VF
+            // does not exist now.
+            const auto* pf = one_of(rng, pfs);
+            out.push_back(
+                {"fault", "probe-fail", one_of(rng, vf_addresses(*pf, std::min(pf->sriov->totalvfs, 6u)))});
         } else {
             out.push_back({"fault", "block", one_of(rng, paths), "0.2"});
         }

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 namespace {
@@ -26,6 +27,7 @@ TEST_CASE("daemon SIGKILLed at points of a reconcile restarts and converges with
     for (int kill_ms : {0, 5, 20, 50, 100, 200}) {
         INFO("SIGKILL after " << kill_ms << " ms");
         testing::simhost_ctl({"reset"});
+        std::filesystem::remove_all("/run/hostdevd"); // a "reboot": hostdevd's per-boot memory goes too
         testing::ConfigDir conf;
         conf.write("10-a.toml", "version = 1\n" + vfio_pf("0000:3b:00.0", 4));
         REQUIRE(testing::run({testing::hostdevctl(), "apply", "--local", "--config-dir", conf.path()})
@@ -58,6 +60,7 @@ TEST_CASE("daemon SIGKILLed at points of a reconcile restarts and converges with
         for (const auto& w : testing::write_log()) {
             INFO(w.dump());
             CHECK_FALSE(w.value("disrupted_in_use", false));
+            CHECK_FALSE(w.value("repeated_destruction", false));
         }
         CHECK(second.stop(SIGTERM) == 0);
         testing::simhost_ctl({"release", pid});

@@ -22,14 +22,25 @@ safety::ChildResult run_apply(const ConfigDir& conf, std::chrono::microseconds k
                              kill_after);
 }
 
-// Every write the oracle flags since the last `log clear`.
+// Every write the oracle flags since the last `log clear`: disruptive on a device in use, or a destruction
+// repeated without a change of input.
 std::vector<std::string> oracle_violations() {
     std::vector<std::string> out;
-    for (const auto& w : testing::write_log())
+    for (const auto& w : testing::write_log()) {
         if (w.value("disrupted_in_use", false))
             out.push_back(w.at("path").get<std::string>() + " = " + w.at("value").get<std::string>() + ": " +
                           w.at("in_use_reason").get<std::string>());
+        if (w.value("repeated_destruction", false))
+            out.push_back(w.at("path").get<std::string>() + " = " + w.at("value").get<std::string>() + ": " +
+                          w.at("repeat_reason").get<std::string>());
+    }
     return out;
+}
+
+// The simulated host back to its description, as after a reboot: hostdevd's per-boot memory goes too.
+void reset_host() {
+    testing::simhost_ctl({"reset"});
+    std::filesystem::remove_all("/run/hostdevd");
 }
 
 // With no fault left, apply until nothing safe remains (each apply may finish with waiting actions).
@@ -56,7 +67,7 @@ void copy_example(ConfigDir& conf, const std::string& tag) {
 // The files an apply of the example configuration writes, one path per kind of file (the last path
 // component: sriov_numvfs, driver_override, bind, create, current_vgpu_type ...), in first-write order.
 std::vector<std::string> one_path_per_write_kind(const ConfigDir& conf) {
-    testing::simhost_ctl({"reset"});
+    reset_host();
     testing::clear_write_log();
     REQUIRE(run_apply(conf).exit_code == 0);
     std::vector<std::string> paths;
@@ -77,7 +88,7 @@ void every_write_fails_with_every_errno(const std::string& tag) {
     for (const auto& path : paths) {
         for (const auto& error : safety::kernel_write_errnos()) {
             INFO(tag << ": " << path << " fails with " << error);
-            testing::simhost_ctl({"reset"});
+            reset_host();
             // Every matching write fails while the fault is there: the first apply cannot route around it.
             testing::simhost_ctl({"fault", "fail", path, error, "0"});
             testing::clear_write_log();
@@ -160,6 +171,16 @@ TEST_CASE("a driver enabling fewer VFs than asked - VFs in use are never disable
     CHECK(oracle_violations().empty());
     testing::simhost_ctl({"fault", "clear"});
     testing::simhost_ctl({"release", pid});
+    // Nothing hostdevd can see has changed: the tear-down that ended with 3 VFs is not tried again.
+    testing::clear_write_log();
+    auto unchanged = run_apply(conf);
+    INFO("apply after the guest left:\n" << unchanged.output);
+    CHECK(unchanged.exit_code == 1);
+    CHECK_THAT(unchanged.output, Catch::Contains("driver enabled 3 VFs when 6 were written"));
+    CHECK(testing::writes_to(testing::write_log(), "/sriov_numvfs").empty());
+    // The operator reloads the PF's driver (as a driver update would): its VFs are gone, a new situation.
+    std::ofstream("/sys/bus/pci/drivers/i40e/unbind") << pf;
+    std::ofstream("/sys/bus/pci/drivers/i40e/bind") << pf;
     require_converges(conf);
     CHECK(numvfs(pf) == "6");
     CHECK(oracle_violations().empty());
@@ -213,7 +234,7 @@ TEST_CASE(
     const std::string pf = "0000:3b:00.0";
     for (int kill_us : {0, 1000, 3000, 6000, 10000, 20000, 40000, 80000}) {
         INFO("kill after " << kill_us << "us");
-        testing::simhost_ctl({"reset"});
+        reset_host();
         ConfigDir conf;
         conf.write("10-vfs.toml", vfio_config(pf, 4));
         REQUIRE(run_apply(conf).exit_code == 0);

@@ -80,6 +80,7 @@ mkdir -p "$RESULTS/facts"
 
 # The scenarios' exact-syscall helper, compiled for the host userland the guest runs.
 gcc -O1 -Wall -Wextra -Werror -o "$RESULTS/vmtool" "$VMDIR/guest/vmtool.c"
+gcc -O1 -Wall -Wextra -Werror -o "$RESULTS/vfio_viability" "$VMDIR/guest/vfio_viability.c"
 
 # Accelerator: KVM only when a probe boot actually reaches the initramfs (on nested hosts /dev/kvm
 # can exist while QEMU aborts on MSR access). The probe's verdict is cached per host kernel + QEMU.
@@ -113,8 +114,9 @@ echo "run.sh: $(cat "$CACHE/kernel-version"), ${ACCEL%% -cpu*},${SYSTEMD_BOOT:+ 
 # Devices: an IOMMU (vfio-pci refuses devices without one; Debian has no CONFIG_VFIO_NOIOMMU), and
 # QEMU's NVMe controller with SR-IOV (4 VFs) behind a PCIe root port: the only SR-IOV device
 # QEMU 7.2 emulates; and an empty second root port, whose vfio-pci probe fails (non-normal header
-# type), for the "drivers_probe succeeds although the probe failed" fact. The IOMMU must come before
-# the devices it translates for.
+# type), for the "drivers_probe succeeds although the probe failed" fact; and two functions of one
+# multifunction slot (pci-serial, no ACS: one IOMMU group) for group viability. The IOMMU must come
+# before the devices it translates for.
 # For tests/vm/bench: more NVMe PFs with 64 VFs each (QEMU's limits: vq_flexible >= 2 per VF,
 # max_ioqpairs >= vq_flexible + 2, msix_qsize >= vi_flexible + 1), each behind its own root port.
 BENCH_DEVICES=
@@ -139,6 +141,7 @@ timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 $ACCEL -machine q35 -smp 1
     -device nvme-subsys,id=subsys0,nqn=hostdevd-test \
     -device nvme,bus=rp1,serial=deadbeef,subsys=subsys0,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4 \
     -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2 $BENCH_DEVICES \
+    -device pci-serial,bus=pcie.0,addr=06.0,multifunction=on -device pci-serial,bus=pcie.0,addr=06.1 \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null >"$RESULTS/console.log" 2>&1 || status=$?
 
 grep '^HOSTDEVD-VM:' "$RESULTS/console.log" >&2 || true

@@ -58,8 +58,8 @@ private:
 
 std::string read_file(const std::string& path);
 
-// The actions `hostdevctl plan --local` calls safe for `conf`, as "OBJECT SUMMARY" lines: empty when the
-// host has settled (nothing left that hostdevd would do now).
+// The actions `hostdevctl plan --local` calls safe for `conf` and the gate would run, as "OBJECT SUMMARY"
+// lines: empty when the host has settled (nothing left that hostdevd would do now).
 std::vector<std::string> safe_actions(const ConfigDir& conf);
 // Without trailing newlines and spaces (sysfs accepts a value with or without its newline).
 std::string trimmed(std::string text);

@@ -30,7 +30,7 @@ driver = "i40e"
 
 TEST_CASE("every example host description loads") {
     for (auto name : {"intel-x710.toml", "intel-e810.toml", "mellanox-cx5.toml", "nvidia-a16.toml",
-                      "nvidia-l4.toml", "qemu-nvme.toml", "lab.toml"}) {
+                      "nvidia-l4.toml", "qemu-nvme.toml", "lab.toml", "quirks.toml"}) {
         INFO(name);
         auto k = simtest::host(name);
         std::vector<std::string> devs;

@@ -25,7 +25,8 @@ ObservedState one_vf() {
 
 Plan statuses() {
     Plan p;
-    ObjectStatus pf{"0000:3b:00.0", "pf", ObjectState::Converged, "", "a.toml:3", "", "1", false, "", "", ""};
+    ObjectStatus pf{
+        "0000:3b:00.0", "pf", ObjectState::Converged, "", "a.toml:3", "", "1", false, "", "", "", ""};
     ObjectStatus vf{"0000:3b:02.0",
                     "vf",
                     ObjectState::Blocked,
@@ -36,6 +37,7 @@ Plan statuses() {
                     false,
                     "gold",
                     "",
+                    "",
                     ""};
     ObjectStatus absent{"address=0000:5e:00.0",
                         "pf",
@@ -45,6 +47,7 @@ Plan statuses() {
                         "",
                         "8",
                         false,
+                        "",
                         "",
                         "",
                         ""};
@@ -70,14 +73,14 @@ TEST_CASE("an executor failure turns the device failed with its reason") {
         derive_views(one_vf(), statuses(), {{"0000:3b:00.0", ObjectFailure{"write to x blocked for 6 s"}}});
     CHECK(v.devices.at("0000:3b:00.0").state == "failed");
     CHECK(v.devices.at("0000:3b:00.0").reason == "write to x blocked for 6 s");
-    CHECK(manager_state(v, statuses(), true, false) == "degraded");
+    CHECK(manager_state(v, statuses(), false, true, false) == "degraded");
 }
 
 TEST_CASE("manager state follows configuration validity, start-up, failures and blocks") {
     Views v = derive_views(one_vf(), statuses(), {});
-    CHECK(manager_state(v, statuses(), false, false) == "invalid-config");
-    CHECK(manager_state(v, statuses(), true, true) == "starting");
-    CHECK(manager_state(v, statuses(), true, false) == "blocked");
+    CHECK(manager_state(v, statuses(), false, false, false) == "invalid-config");
+    CHECK(manager_state(v, statuses(), false, true, true) == "starting");
+    CHECK(manager_state(v, statuses(), false, true, false) == "blocked");
 }
 
 TEST_CASE("only the properties that differ are reported as changed") {
@@ -128,7 +131,8 @@ TEST_CASE("an [[mdev]] entry that selects nothing is absent: no Mdev object") {
                                                false,
                                                "",
                                                "",
-                                               "nvidia-222"};
+                                               "nvidia-222",
+                                               ""};
     p.objects["c2177883-f1bb-47f0-914d-32a22e3a8804"] = ObjectStatus{"c2177883-f1bb-47f0-914d-32a22e3a8804",
                                                                      "mdev",
                                                                      ObjectState::Pending,
@@ -139,7 +143,8 @@ TEST_CASE("an [[mdev]] entry that selects nothing is absent: no Mdev object") {
                                                                      false,
                                                                      "",
                                                                      "0000:3d:00.1",
-                                                                     "nvidia-222"};
+                                                                     "nvidia-222",
+                                                                     ""};
     Views v = derive_views(ObservedState{}, p, {});
     CHECK(v.mdevs.size() == 1);
     CHECK(v.mdevs.count("c2177883-f1bb-47f0-914d-32a22e3a8804") == 1);

@@ -59,7 +59,11 @@ constexpr int kPlain = 4; // possible plain devices (mdev parents, GPUs, NVMe)
 PciDevice make_vf(int p, int i, Rng& rng) {
     PciDevice v = plain_device(vf_address(p, i), one_of(rng, kVfDrivers));
     v.vendor = p % 2 ? 0x15b3 : 0x8086;
-    v.device = p % 2 ? 0x101e : 0x154c;
+    v.device = p == 3 ? 0x101d : p % 2 ? 0x101e : 0x154c; // PF 3's VFs carry its device ID
+    if (p == 2 && chance(rng, 30))
+        v.device = 0x37c9; // a QAT C62x VF: on vfio-pci's denylist
+    // IOMMU groups: one per VF, or (as on some NICs without ACS) the PF's.
+    v.iommu_group = chance(rng, 20) ? 100 + p : 200 + 10 * p + i;
     v.modalias = p % 2 ? "pci:v000015B3d0000101Esv000015B3sd00000000bc02sc00i00"
                        : "pci:v00008086d0000154Csv00008086sd00000000bc02sc00i00";
     v.physfn = pf_address(p);
@@ -77,12 +81,14 @@ PciDevice make_vf(int p, int i, Rng& rng) {
 
 // PF p with n VFs; its VFs enter `host` too.
 void add_pf(ObservedState& host, int p, int n, Rng& rng) {
-    PciDevice pf = plain_device(pf_address(p), chance(rng, 85) ? "i40e" : "");
+    PciDevice pf =
+        plain_device(pf_address(p), chance(rng, 85) ? (chance(rng, 10) ? "vfio-pci" : "i40e") : "");
     pf.vendor = p % 2 ? 0x15b3 : 0x8086;
     pf.device = p % 2 ? 0x101d : 0x1572;
     pf.is_pf = true;
     pf.total_vfs = kVfs;
     pf.num_vfs = static_cast<uint32_t>(n);
+    pf.iommu_group = 100 + p;
     pf.drivers_autoprobe = chance(rng, 70);
     for (int i = 0; i < n; ++i) {
         PciDevice v = make_vf(p, i, rng);
@@ -99,6 +105,10 @@ void add_plain(ObservedState& host, int k, Rng& rng) {
     PciDevice d = plain_device(plain_address(k), one_of(rng, std::vector<std::string>{"", "nvidia", "nvme"}));
     d.vendor = k % 2 ? 0x10de : 0x144d;
     d.device = 0x1eb8;
+    // Functions of one device share an IOMMU group (a GPU and its audio function): groups across units.
+    d.iommu_group = chance(rng, 40) ? 300 + k / 2 : 310 + k;
+    if (k == 1 && chance(rng, 40))
+        d.class_code = 0x060400; // a bridge in the group: does not make it mixed
     if (k < 3 && chance(rng, 80))
         d.mdev_types = {
             MdevType{"nvidia-222", "GRID T4-1Q", "vfio-pci", static_cast<uint32_t>(pick(rng, 4)), {}},
@@ -154,6 +164,12 @@ ObservedState random_host(Rng& rng) {
                          "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci"};
     if (chance(rng, 30))
         host.vgpu_type_names = {{2, "NVIDIA L4-6Q"}, {3, "NVIDIA L4-12Q"}};
+    if (chance(rng, 70))
+        host.available_modules = {"i40e", "iavf", "mlx5_vfio_pci", "nvme", "vfio_pci"};
+    if (chance(rng, 60))
+        host.vfio_pci_disable_denylist = chance(rng, 30);
+    if (chance(rng, 30))
+        host.vfio_pci_enable_sriov = chance(rng, 50);
     return host;
 }
 
@@ -166,7 +182,7 @@ DriverChoice random_driver(Rng& rng) {
     case 2:
         return no_driver();
     case 3:
-        return named("iavf");
+        return named(one_of(rng, std::vector<std::string>{"iavf", "vfio_pci", "vfio-pic"})); // and slips
     default:
         return named("vfio-pci");
     }
@@ -424,6 +440,44 @@ TEST_CASE("replan after random changes equals make_plan and names every status t
     CHECK(whole > 50);
 }
 
+TEST_CASE("devices in one IOMMU group are one unit: a change of one re-plans the other") {
+    // A GPU and its audio function: two devices, one group. Binding the GPU to vfio-pci reads the audio
+    // function's driver (group viability), so both are planned together.
+    DesiredState d;
+    d.devices.push_back(device_entry(plain_address(0), named("vfio-pci"), 20));
+    Rng rng(3);
+    ObservedState host;
+    add_plain(host, 0, rng);
+    add_plain(host, 1, rng);
+    host.devices[plain_address(0)].driver = "nvidia";
+    host.devices[plain_address(0)].holders.clear();
+    host.devices[plain_address(0)].mdev_types.clear();
+    host.devices[plain_address(1)].driver = "snd_hda_intel";
+    host.devices[plain_address(1)].class_code = 0x040300;
+    host.devices[plain_address(0)].iommu_group = 300;
+    host.devices[plain_address(1)].iommu_group = 300;
+    host.drivers = {"nvidia", "snd_hda_intel", "vfio-pci"};
+    IncrementalPlan planned = plan_all(d, host);
+    CHECK_FALSE(planned.whole());
+    REQUIRE(dump(planned.plan()) == dump(make_plan(d, host)));
+    CHECK(only(planned.plan(), ActionKind::Unbind).verdict == Verdict::Blocked);
+
+    // The audio function moves to vfio-pci (by hand): only it was re-read, the GPU's unbind is unblocked.
+    host.devices[plain_address(1)].driver = "vfio-pci";
+    planned = replan(d, host, std::move(planned), {plain_address(1)}, {});
+    REQUIRE(dump(planned.plan()) == dump(make_plan(d, host)));
+    CHECK(only(planned.plan(), ActionKind::Unbind).verdict == Verdict::Safe);
+    CHECK(planned.changed_objects().count(plain_address(0)) == 1);
+
+    // Re-read in a group of its own: the units part again.
+    host.devices[plain_address(1)].driver = "snd_hda_intel";
+    host.devices[plain_address(1)].iommu_group = 301;
+    planned = replan(d, host, std::move(planned), {plain_address(1)}, {});
+    CHECK_FALSE(planned.whole());
+    REQUIRE(dump(planned.plan()) == dump(make_plan(d, host)));
+    CHECK(only(planned.plan(), ActionKind::Unbind).verdict == Verdict::Safe);
+}
+
 TEST_CASE("a hot-plugged PF re-plans only its own unit") {
     DesiredState d;
     for (int p = 0; p < 3; ++p) {
@@ -522,6 +576,8 @@ TEST_CASE("an mdev UUID wanted on one parent and present on another makes the pl
     ObservedState host;
     add_plain(host, 0, rng);
     add_plain(host, 1, rng);
+    host.devices[plain_address(0)].iommu_group = 310; // groups of their own: units not coupled by them
+    host.devices[plain_address(1)].iommu_group = 311;
     IncrementalPlan planned = plan_all(d, host);
     CHECK_FALSE(planned.whole());
 

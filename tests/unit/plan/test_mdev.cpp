@@ -221,3 +221,30 @@ TEST_CASE("a non-PCI parent: converged - beyond count removed unless held - abse
     CHECK(status(absent, "30-mtty.toml:9").reason ==
           "no mdev parent mtty under /sys/class/mdev_bus (is its driver loaded?)");
 }
+
+TEST_CASE("VF ID = PF ID: an [[mdev]] matching by IDs takes the VFs as parents, not the PF without types") {
+    // A100-style SR-IOV vGPU: the mdev types live on the VFs, which carry the PF's device ID.
+    ObservedState host = pf_with_vfs(2, 16, "nvidia", "nvidia");
+    for (auto& [address, d] : host.devices) {
+        d.vendor = 0x10de;
+        d.device = 0x20b5;
+        d.netdevs.clear();
+        if (!d.physfn.empty())
+            d.mdev_types = {MdevType{"nvidia-692", "GRID A100D-4C", "vfio-pci", 1, {}}};
+    }
+    DesiredState d;
+    MdevEntry e;
+    e.parent.vendor = 0x10de;
+    e.parent.device = 0x20b5;
+    e.type = "nvidia-692";
+    e.count = 1;
+    e.source = at(30, "20-gpus.toml");
+    d.mdevs.push_back(e);
+    Plan plan = make_plan(d, host);
+    auto creates = actions_of(plan, ActionKind::CreateMdev);
+    REQUIRE(creates.size() == 2);
+    for (const Action* a : creates) {
+        CHECK(a->verdict == Verdict::Safe);
+        CHECK(plan.objects.at(a->object).parent != kPf);
+    }
+}

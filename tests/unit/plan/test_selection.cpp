@@ -151,3 +151,101 @@ TEST_CASE("foreign PFs are reported read-only - their VFs are not") {
     for (const Action& a : plan.actions)
         CHECK(a.object != "0000:5e:00.0");
 }
+
+namespace {
+
+// An Ada-style GPU (10de:27b8): its VFs carry the PF's device ID, bound to nvidia with vGPU profiles.
+ObservedState same_id_gpu(uint32_t vfs) {
+    ObservedState host = pf_with_vfs(vfs, 16, "nvidia", "nvidia");
+    for (auto& [address, d] : host.devices) {
+        d.vendor = 0x10de;
+        d.device = 0x27b8;
+        d.netdevs.clear();
+        if (!d.physfn.empty())
+            d.vgpu = VgpuState{{{906, "NVIDIA L4-6Q"}}, 0};
+    }
+    host.drivers.push_back("nvidia");
+    return host;
+}
+
+Match gpu_ids() {
+    Match m;
+    m.vendor = 0x10de;
+    m.device = 0x27b8;
+    return m;
+}
+
+} // namespace
+
+TEST_CASE("VF ID = PF ID: [[pf]] by vendor/device selects the PF only - its VFs get their vGPU profiles") {
+    PfEntry e = pf_entry(exact(2));
+    e.match = gpu_ids();
+    VfSettings s = vf_table({0, 1}, {}, 8);
+    s.vgpu = "NVIDIA L4-6Q";
+    e.vfs_settings.push_back(s);
+    Plan plan = make_plan(with_pf(e), same_id_gpu(2));
+    CHECK(actions_of(plan, ActionKind::SetNumVfs).empty()); // 2 VFs: converged, no "no SR-IOV" for VFs
+    auto vgpus = actions_of(plan, ActionKind::SetVgpu);
+    REQUIRE(vgpus.size() == 2); // one vGPU per GPU and pass: the second waits for the first
+    CHECK(vgpus[0]->verdict == Verdict::Safe);
+    CHECK(vgpus[0]->writes == writes({{"bus/pci/devices/" + vf(0) + "/nvidia/current_vgpu_type", "906"}}));
+    CHECK(vgpus[1]->verdict == Verdict::Waiting);
+    CHECK(status(plan, vf(0)).role == "vf");
+    CHECK(status(plan, kPf).state == ObjectState::Converged);
+    CHECK(plan.conflicts.empty());
+}
+
+TEST_CASE("[[pf]] matching only VFs selects nothing: the entry is absent") {
+    PfEntry e = pf_entry(exact(2));
+    e.match.address.reset();
+    e.match.vendor = 0x8086;
+    e.match.device = 0x154c; // the X710's VF ID
+    Plan plan = make_plan(with_pf(e), pf_with_vfs(2));
+    CHECK(actions_of(plan, ActionKind::SetNumVfs).empty());
+    CHECK(status(plan, "10-nics.toml:3").state == ObjectState::Absent);
+    CHECK(plan.objects.count(vf(0)) == 0); // VFs of a foreign PF are not reported
+}
+
+TEST_CASE("VF ID = PF ID: [[device]] by vendor/device leaves a [[pf]] PF and its VFs alone") {
+    DesiredState d = with_pf(pf_entry(exact(2)));
+    VfSettings s = vf_table({0, 1}, {}, 8);
+    s.vgpu = "NVIDIA L4-6Q";
+    d.pfs[0].vfs_settings.push_back(s);
+    DeviceEntry whole;
+    whole.match = gpu_ids();
+    whole.driver = vfio();
+    whole.source = at(20);
+    d.devices.push_back(whole);
+    // A second GPU of the same model without SR-IOV configuration: the [[device]] entry is for it.
+    ObservedState host = same_id_gpu(2);
+    PciDevice other = plain_device("0000:5e:00.0", "nvidia");
+    other.vendor = 0x10de;
+    other.device = 0x27b8;
+    other.modalias = "pci:v000010DEd000027B8sv000010DEsd000016CAbc03sc02i00";
+    host.devices[other.address] = other;
+    host.vfio_aliases = {"alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci"};
+    Plan plan = make_plan(d, host);
+    for (const Action& a : plan.actions)
+        CHECK(a.object != kPf); // the PF is never unbound
+    CHECK(actions_of(plan, ActionKind::SetVgpu).size() == 2);
+    const Action& unbind = only(plan, ActionKind::Unbind);
+    CHECK(unbind.object == "0000:5e:00.0");
+    CHECK(plan.conflicts.empty());
+}
+
+TEST_CASE("[[device]] naming a PF that a [[pf]] entry manages is a conflict naming both - the PF stays") {
+    DesiredState d = with_pf(pf_entry(exact(4)));
+    d.devices.push_back(device_entry(kPf, named("vfio-pci"), 20));
+    Plan plan = make_plan(d, pf_with_vfs(2));
+    REQUIRE(plan.conflicts.size() == 1);
+    CHECK(plan.conflicts[0] ==
+          kPf + ": [[device]] 10-nics.toml:20 names a PF that [[pf]] 10-nics.toml:3 manages; "
+                "it is left to 10-nics.toml:3");
+    CHECK(only(plan, ActionKind::SetNumVfs).verdict == Verdict::Safe); // still sized by its [[pf]]
+    CHECK(actions_of(plan, ActionKind::Unbind).empty());
+    // A VF named by address is still a [[device]]'s to bind.
+    DesiredState named_vf = with_pf(pf_entry(exact(2)));
+    named_vf.devices.push_back(device_entry(vf(1), named("vfio-pci"), 20));
+    Plan vf_plan = make_plan(named_vf, pf_with_vfs(2));
+    CHECK(only(vf_plan, ActionKind::Unbind).object == vf(1));
+}

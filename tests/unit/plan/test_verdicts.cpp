@@ -367,3 +367,20 @@ TEST_CASE("anything on a foreign device or mdev: never") {
     for (int i = 0; i < 4; ++i)
         CHECK(plan.objects.count(vf(i)) == 0); // VFs of foreign PFs are not reported
 }
+
+TEST_CASE("a PF passed through on vfio-pci: its VF count is blocked - vfio-pci refuses it (ENOENT)") {
+    // vfio_pci.c vfio_pci_sriov_configure: -ENOENT unless the module was loaded with enable_sriov=1.
+    ObservedState host = pf_with_vfs(0, 8, "vfio-pci");
+    Plan plan = make_plan(with_pf(pf_entry(exact(4))), host);
+    const Action& a = only(plan, ActionKind::SetNumVfs);
+    CHECK(a.verdict == Verdict::Blocked);
+    CHECK(a.reason ==
+          "PF " + kPf +
+              " is bound to vfio-pci, which refuses sriov_numvfs (ENOENT) unless vfio-pci is loaded "
+              "with enable_sriov=1; bind the PF to its own driver");
+    host.vfio_pci_enable_sriov = true;
+    CHECK(only(make_plan(with_pf(pf_entry(exact(4))), host), ActionKind::SetNumVfs).verdict == Verdict::Safe);
+    ObservedState variant = pf_with_vfs(0, 8, "mlx5_vfio_pci");
+    CHECK(only(make_plan(with_pf(pf_entry(exact(4))), variant), ActionKind::SetNumVfs).verdict ==
+          Verdict::Blocked);
+}

@@ -92,3 +92,18 @@ TEST_CASE("vgpu: one creation per GPU per pass - the others wait for the capacit
     CHECK(safe == 1);
     CHECK(waiting == 1);
 }
+
+TEST_CASE("vgpu: a profile written in another case is invalid, with the name meant") {
+    Plan plan = make_plan(want_vgpu("nvidia l4-6q"), l4_host(2));
+    const Action& a = only(plan, ActionKind::SetVgpu);
+    CHECK(a.verdict == Verdict::Invalid);
+    CHECK(a.reason ==
+          "vGPU profile \"nvidia l4-6q\" is not a profile of this host's GPUs: did you mean \"NVIDIA "
+          "L4-6Q\"?");
+    CHECK(a.writes.empty());
+    // Without the prefix, in another case: the same.
+    CHECK(only(make_plan(want_vgpu("l4-6Q"), l4_host(2)), ActionKind::SetVgpu).verdict == Verdict::Invalid);
+    // A real profile that does not fit now is not "corrected" into another one.
+    CHECK(only(make_plan(want_vgpu("NVIDIA L4-24Q"), l4_host(2)), ActionKind::SetVgpu).verdict ==
+          Verdict::Blocked);
+}
