@@ -79,7 +79,8 @@ rc=$?
 ms=$(elapsed_ms "$t0" "$(now)")
 fact devices.during_stuck_disable "exit $rc after $ms ms; $(grep busy /tmp/devices-busy.txt | tr -s ' ' | tr '\n' ';')"
 [ "$rc" -eq 0 ] || fail "devices during a stuck disable exited $rc: $(cat /tmp/devices-busy.txt)"
-[ "$ms" -lt 1000 ] || fail "devices took $ms ms during a stuck disable"
+# Not a timing bound (TCG on a loaded machine varies): the write is still stuck when `devices` has answered.
+[ ! -e /tmp/disable.done ] || fail "devices returned only after the stuck disable did ($ms ms)"
 grep -q "^$PF *busy" /tmp/devices-busy.txt || fail "devices does not report $PF busy: $(cat /tmp/devices-busy.txt)"
 stop_holder
 wait_until 20 "the hand-made disable to return" test -e /tmp/disable.done
