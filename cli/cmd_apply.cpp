@@ -9,6 +9,7 @@
 #include "exit_codes.hpp"
 #include "options.hpp"
 #include "progress.hpp"
+#include "apply/hooks.hpp"
 #include "reconcile/one_shot.hpp"
 #include "report/json.hpp"
 #include "report/table.hpp"
@@ -93,7 +94,8 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
 }
 
 int apply_here(const Invocation& in) {
-    auto desired = load_or_report(in.value("config-dir", kDefaultConfigDir));
+    const std::string config_dir = in.value("config-dir", kDefaultConfigDir);
+    auto desired = load_or_report(config_dir);
     if (!desired)
         return kExitFailed;
     SysfsLayout layout;
@@ -104,7 +106,10 @@ int apply_here(const Invocation& in) {
     OneShotReport report;
     {
         ProgressTicker ticker(line, [&activity] { return activity.describe(); });
-        report = reconcile_to_fixed_point(*desired, layout, activity, activity);
+        HookRunner hooks(hook_settings_for(config_dir)); // the configuration's hooks.d (docs/hooks.md)
+        OneShotOptions options;
+        options.hooks = &hooks;
+        report = reconcile_to_fixed_point(*desired, layout, activity, activity, options);
     }
     if (in.has("json")) {
         nlohmann::json applied = nlohmann::json::array();
