@@ -1,6 +1,7 @@
 // `hostdevctl apply`: one reconcile of the safe actions. When hostdevd runs, it is asked to reload and
 // reconcile and followed until it settles (never raced with writes of our own); else the reconcile runs
 // here (reconcile/one_shot.hpp). On a terminal, a progress line says what the apply waits for.
+#include "apply/hooks.hpp"
 #include "apply/module_loader.hpp"
 #include "apply/writer.hpp"
 #include "commands.hpp"
@@ -9,7 +10,6 @@
 #include "exit_codes.hpp"
 #include "options.hpp"
 #include "progress.hpp"
-#include "apply/hooks.hpp"
 #include "reconcile/one_shot.hpp"
 #include "report/json.hpp"
 #include "report/table.hpp"

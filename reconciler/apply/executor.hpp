@@ -71,8 +71,8 @@ struct ExecutionReport {
 // For each action in order: a non-Safe action is not attempted (Blocked). A LoadModule action runs the
 // loader. A disruptive action first asks `check` about every must_be_idle device; any holder (or a
 // check that throws: unknown counts as in use) blocks it before its first write. Then `hooks` (when
-// given) are asked: a veto blocks it too (`veto` says why); after its writes the hooks are told. Then its writes run in
-// order and stop at the first failure. One action's failure never stops the others.
+// given) are asked: a veto blocks it too (`veto` says why); after its writes the hooks are told. Then its
+// writes run in order and stop at the first failure. One action's failure never stops the others.
 //
 // With `parallel` > 1, a run of consecutive binds (ActionKind::Bind, Safe, not disruptive: a device with
 // no driver getting driver_override + drivers_probe) is spread over up to `parallel` threads. Those

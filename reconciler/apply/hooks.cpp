@@ -255,8 +255,8 @@ std::optional<std::string> HookRunner::before(const Action& action) {
             return "hook " + name + " did not answer within " + seconds_text(settings_.timeout) +
                    " (a timeout is a veto)";
         if (r.exit_status != 0)
-            return "hook " + name + " vetoed (exit status " + std::to_string(r.exit_status) +
-                   ")" + (r.first_line.empty() ? "" : ": " + r.first_line);
+            return "hook " + name + " vetoed (exit status " + std::to_string(r.exit_status) + ")" +
+                   (r.first_line.empty() ? "" : ": " + r.first_line);
     }
     return std::nullopt;
 }
@@ -279,8 +279,8 @@ void HookRunner::after(const Action& action, const ActionResult& result) {
             spdlog::warn("hooks: hook {} (post, {} {}) did not return within {}; killed", name, action.object,
                          action.summary, seconds_text(settings_.timeout));
         else if (r.exit_status != 0)
-            spdlog::warn("hooks: hook {} (post, {} {}) exited with status {} (ignored after the action){}", name,
-                         action.object, action.summary, r.exit_status,
+            spdlog::warn("hooks: hook {} (post, {} {}) exited with status {} (ignored after the action){}",
+                         name, action.object, action.summary, r.exit_status,
                          r.first_line.empty() ? "" : ": " + r.first_line);
         else
             spdlog::debug("hooks: hook {} (post, {} {}) ok", name, action.object, action.summary);

@@ -96,7 +96,8 @@ void ApplyWorker::thread_main() {
         std::vector<const Action*> wave;
         for (const auto& a : job)
             wave.push_back(&a);
-        ExecutionReport report = execute(wave, *writer_, modules_, check_, kParallelBinds, stuck_after_, hooks_);
+        ExecutionReport report =
+            execute(wave, *writer_, modules_, check_, kParallelBinds, stuck_after_, hooks_);
         {
             std::lock_guard lock(mutex_);
             result_ = std::move(report);

@@ -63,7 +63,7 @@ Daemon::Daemon(DaemonOptions options)
                   holders.push_back(std::move(claim));
               return holders;
           },
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report), &hooks_),
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report), &hooks_)),
       // Changed claims: a pass without keys looks at every object's holders again (add_claims below).
       claims_(std::make_unique<ClaimsWatcher>(loop_, layout_,
                                               [this] { request_pass(std::chrono::milliseconds(0)); })) {}
@@ -220,8 +220,8 @@ std::vector<PlanRow> Daemon::plan_rows() {
         // An action the gate holds back is not what the next pass does: it shows the hold instead.
         const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
         rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
-                          hold ? to_string(hold->state) : to_string(a.verdict), hold ? hold->reason : a.reason,
-                          detail);
+                          hold ? to_string(hold->state) : to_string(a.verdict),
+                          hold ? hold->reason : a.reason, detail);
     }
     return rows;
 }
@@ -244,12 +244,12 @@ std::string Daemon::describe() {
                               {"config_error", m.config_error},
                               {"config_files", m.config_files},
                               {"last_reconcile_usec", m.last_reconcile_usec}};
-    return nlohmann::json{{"manager", manager},
-                          {"devices", devices},
-                          {"mdevs", mdevs},
-                          {"absent", absent},
-                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_, gate_.held_indexes()),
-                                           &gate_)}}
+    return nlohmann::json{
+        {"manager", manager},
+        {"devices", devices},
+        {"mdevs", mdevs},
+        {"absent", absent},
+        {"plan", to_json(plan(), future_actions(plan(), desired_, observed_, gate_.held_indexes()), &gate_)}}
         .dump();
 }
 

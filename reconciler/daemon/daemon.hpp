@@ -99,7 +99,7 @@ private:
     SysfsWriter writer_;
     ModprobeLoader modules_;
     FreshClaims fresh_claims_{layout_}; // the worker's re-check of consumers' claims
-    HookRunner hooks_;                   // <config dir>/hooks.d, run on the worker
+    HookRunner hooks_;                  // <config dir>/hooks.d, run on the worker
     std::unique_ptr<ApplyWorker> worker_;
     std::unique_ptr<ClaimsWatcher> claims_; // consumers' claims as the passes see them
     std::unique_ptr<sdbus::IConnection> bus_;

@@ -202,18 +202,18 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
         if (!e.veto.empty() && (!options.retry_after_backoff || now < e.veto_retry_at)) {
             // The reason stays the same while the veto does (no "retrying after N s"): the object's
             // blocked state is logged once per reason. The hooks are asked again after backoff_delay().
-            out.held.emplace(index, Hold{HoldKind::Vetoed, ObjectState::Blocked, e.veto,
-                                         options.retry_after_backoff ? std::optional(e.veto_retry_at)
-                                                                     : std::nullopt,
-                                         e.veto, false});
+            out.held.emplace(index,
+                             Hold{HoldKind::Vetoed, ObjectState::Blocked, e.veto,
+                                  options.retry_after_backoff ? std::optional(e.veto_retry_at) : std::nullopt,
+                                  e.veto, false});
             continue;
         }
         if (e.flapping && now < e.flap_retry_at) {
-            out.held.emplace(index, Hold{HoldKind::Flapping, ObjectState::Failed,
-                                         a.summary + ": something else keeps undoing this; re-applying with "
-                                                     "back-off",
-                                         e.flap_retry_at, a.summary + ": something else keeps undoing this",
-                                         false});
+            out.held.emplace(index,
+                             Hold{HoldKind::Flapping, ObjectState::Failed,
+                                  a.summary + ": something else keeps undoing this; re-applying with "
+                                              "back-off",
+                                  e.flap_retry_at, a.summary + ": something else keeps undoing this", false});
             continue;
         }
         runnable.emplace_back(&a, inputs);

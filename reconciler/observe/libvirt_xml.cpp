@@ -83,9 +83,9 @@ std::vector<xmlNode*> select(xmlXPathContext* context, const char* expression) {
 std::vector<std::string> claimed_by_domain_xml(const std::string& xml) {
     static std::once_flag init;
     std::call_once(init, [] { xmlInitParser(); }); // libxml2's globals, before threads race to set them up
-    std::unique_ptr<xmlDoc, DocFree> doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml",
-                                                       nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                                                    XML_PARSE_NOWARNING));
+    std::unique_ptr<xmlDoc, DocFree> doc(
+        xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml", nullptr,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc)
         throw std::runtime_error("domain XML does not parse");
     std::unique_ptr<xmlXPathContext, ContextFree> context(xmlXPathNewContext(doc.get()));

@@ -50,14 +50,16 @@ bool mdev_exists(const std::string& uuid) {
 
 std::string driver_of(const std::string& address) {
     char target[256] = {};
-    ssize_t n = ::readlink(("/sys/bus/pci/devices/" + address + "/driver").c_str(), target, sizeof target - 1);
+    ssize_t n =
+        ::readlink(("/sys/bus/pci/devices/" + address + "/driver").c_str(), target, sizeof target - 1);
     if (n <= 0)
         return "";
     std::string text(target, static_cast<size_t>(n));
     return text.substr(text.rfind('/') + 1);
 }
 
-testing::Completed apply_local(const ConfigDir& conf, std::vector<std::pair<std::string, std::string>> env = {}) {
+testing::Completed apply_local(const ConfigDir& conf,
+                               std::vector<std::pair<std::string, std::string>> env = {}) {
     std::vector<std::string> argv = {"env"};
     for (const auto& [k, v] : env)
         argv.push_back(k + "=" + v);
@@ -127,13 +129,16 @@ struct Libvirtd {
         private_libvirt_state();
         process = std::make_unique<Background>(std::vector<std::string>{"libvirtd"}, "/run/libvirtd.log");
         REQUIRE(testing::wait_until(
-            [] { return testing::run({"virsh", "-r", "-c", "qemu:///system", "list", "--all"}).exit_code == 0; },
+            [] {
+                return testing::run({"virsh", "-r", "-c", "qemu:///system", "list", "--all"}).exit_code == 0;
+            },
             60s));
     }
     void define(const std::string& name, const std::string& devices) {
-        const std::string xml = "<domain type='qemu'><name>" + name +
-                                "</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>" +
-                                devices + "</devices></domain>";
+        const std::string xml =
+            "<domain type='qemu'><name>" + name +
+            "</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>" + devices +
+            "</devices></domain>";
         write_file("/run/" + name + ".xml", xml, 0644);
         auto defined = testing::run({"virsh", "-c", "qemu:///system", "define", "/run/" + name + ".xml"});
         INFO(defined.out << defined.err << testing::read_file("/run/libvirtd.log"));
@@ -161,8 +166,8 @@ std::string property(testing::BusClient& client, const std::string& path, const 
 
 } // namespace
 
-TEST_CASE("claims: a shut-off libvirt domain's VF and mdev are in use until it is undefined (hostdevctl "
-          "apply --local, then the daemon)",
+TEST_CASE("claims: a shut-off libvirt domain's VF and mdev are in use until it is undefined - hostdevctl "
+          "apply --local and the daemon",
           "[qemu-nvme]") {
     Libvirtd libvirt;
     ConfigDir conf;
@@ -185,14 +190,14 @@ TEST_CASE("claims: a shut-off libvirt domain's VF and mdev are in use until it i
     CHECK_THAT(blocked.out, Catch::Contains(holder));
     CHECK(numvfs() == "2");
     CHECK(mdev_exists(kSecondMdev));
-    auto devices = testing::run({testing::hostdevctl(), "devices", "--local"});
+    auto devices = testing::run({testing::hostdevctl(), "devices"});
     CHECK_THAT(devices.out, Catch::Contains(holder));
     conf.write("10-vfs.toml", vfs_config(2, "nvme"));
     auto rebind = apply_local(conf);
     INFO(rebind.out << rebind.err);
     CHECK_THAT(rebind.out, Catch::Contains(holder));
-    CHECK(driver_of(kVf) == "vfio-pci");           // claimed: not rebound
-    CHECK(driver_of("0000:01:00.2") == "nvme");    // unclaimed: rebound
+    CHECK(driver_of(kVf) == "vfio-pci");        // claimed: not rebound
+    CHECK(driver_of("0000:01:00.2") == "nvme"); // unclaimed: rebound
     conf.write("10-vfs.toml", vfs_config(1));
 
     // The daemon: blocked naming the domain; after `virsh undefine` both changes go through.
@@ -218,28 +223,32 @@ TEST_CASE("claims: a shut-off libvirt domain's VF and mdev are in use until it i
     CHECK(testing::wait_until([&] { return numvfs() == "1" && !mdev_exists(kSecondMdev); }, 30s));
 }
 
-TEST_CASE("claims: libvirt configured but not answering counts as in use (unknown)", "[qemu-nvme]") {
+TEST_CASE("claims: libvirt configured but not answering counts as in use - unknown", "[qemu-nvme]") {
     ConfigDir conf;
     conf.write("10-vfs.toml", vfs_config(2));
     REQUIRE(apply_local(conf).exit_code == 0);
     // A socket where libvirtd's read-only one would be, that accepts connections and never answers.
     ::mkdir("/run/libvirt", 0755);
-    Background silent({"python3", "-c",
-                       "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('/run/libvirt/libvirt-sock-ro')\n"
-                       "s.listen(16)\nc=[]\nwhile True: c.append(s.accept())\n"},
-                      "/run/silent.log");
+    Background silent(
+        {"python3", "-c",
+         "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('/run/libvirt/libvirt-sock-ro')\n"
+         "s.listen(16)\nc=[]\nwhile True: c.append(s.accept())\n"},
+        "/run/silent.log");
     REQUIRE(testing::wait_until([] { return ::access("/run/libvirt/libvirt-sock-ro", F_OK) == 0; }, 10s));
     conf.write("10-vfs.toml", vfs_config(1));
     auto blocked = apply_local(conf);
     INFO(blocked.out << blocked.err);
     CHECK(blocked.exit_code != 0);
+    // The first read waits 5 s; a later one in the same run answers at once while that one still hangs.
     CHECK_THAT(blocked.out, Catch::Contains("libvirt at qemu:///system did not answer within 5 s (unknown "
-                                            "counts as in use)"));
+                                            "counts as in use)") ||
+                                Catch::Contains("libvirt at qemu:///system has not answered an earlier read "
+                                                "yet (unknown counts as in use)"));
     CHECK(numvfs() == "2");
 }
 
-TEST_CASE("hooks: a hook that exits 1 vetoes, a hanging one times out, a group-writable one is refused; "
-          "the post phase runs after the action",
+TEST_CASE("hooks: a hook that exits 1 vetoes and a hanging one times out and a group-writable one is "
+          "refused - the post phase runs after the action",
           "[qemu-nvme]") {
     ConfigDir conf;
     conf.write("10-vfs.toml", vfs_config(2));
@@ -282,7 +291,7 @@ TEST_CASE("hooks: a hook that exits 1 vetoes, a hanging one times out, a group-w
     CHECK_THAT(log, Catch::StartsWith("pre set-numvfs 0000:01:00.0 \npost set-numvfs 0000:01:00.0 ok\n"));
 }
 
-TEST_CASE("hooks: the daemon shows a veto as blocked with the hook's reason, and runs the change once the "
+TEST_CASE("hooks: the daemon shows a veto as blocked with the hook's reason and runs the change once the "
           "hook lets it through",
           "[qemu-nvme]") {
     ConfigDir conf;
@@ -296,14 +305,16 @@ TEST_CASE("hooks: the daemon shows a veto as blocked with the hook's reason, and
     testing::BusClient client(bus.address());
     INFO("hostdevd log:\n" << daemon.log());
     REQUIRE(testing::wait_until(
-        [&] { return property(client, "/io/hostdevd1", "io.hostdevd1.Manager", "State") == "converged"; }, 30s));
+        [&] { return property(client, "/io/hostdevd1", "io.hostdevd1.Manager", "State") == "converged"; },
+        30s));
     conf.write("10-vfs.toml", vfs_config(1));
     const std::string pf_path = testing::device_path(kPf);
     REQUIRE(testing::wait_until(
         [&] { return property(client, pf_path, "io.hostdevd1.Device", "State") == "blocked"; }, 30s));
     CHECK(property(client, pf_path, "io.hostdevd1.Device", "Reason") ==
           "hook 50-guard vetoed (exit status 1): not now");
-    auto status = testing::run({"env", "DBUS_SYSTEM_BUS_ADDRESS=" + bus.address(), testing::hostdevctl(), "status"});
+    auto status =
+        testing::run({"env", "DBUS_SYSTEM_BUS_ADDRESS=" + bus.address(), testing::hostdevctl(), "status"});
     CHECK_THAT(status.out, Catch::Contains("hook 50-guard vetoed (exit status 1): not now"));
     CHECK(numvfs() == "2");
     write_file(conf.path() + "/allow", "", 0644);

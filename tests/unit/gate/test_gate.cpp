@@ -435,14 +435,15 @@ TEST_CASE("an effect seen in place right after its writes and undone before the 
 }
 
 TEST_CASE("a vetoed destructive action is held blocked with the hook's reason and asked again with back-off "
-          "or when its inputs change") {
+          "or when its inputs change") { // no commas: ctest names
     DesiredState desired = with_pf(pf_entry(exact(4)));
     ObservedState host = pf_with_vfs(8, 16);
     Plan plan = make_plan(desired, host);
     GateDecision d = decide(plan, host, {}, t0);
     REQUIRE(run_objects(d) == std::vector<std::string>{kPf + " sriov_numvfs 8 -> 0 -> 4"});
     GateHistory h = d.history;
-    ExecutionReport vetoed = outcomes(d, ActionOutcome::Blocked, "hook 50-guard vetoed (exit status 1): not now");
+    ExecutionReport vetoed =
+        outcomes(d, ActionOutcome::Blocked, "hook 50-guard vetoed (exit status 1): not now");
     vetoed.results[0].veto = vetoed.results[0].message;
     record(h, d.run, d.run_inputs, vetoed, t0);
 

@@ -10,7 +10,7 @@
 
 using namespace hostdevd;
 
-TEST_CASE("a domain claims its PCI hostdevs, hostdev interfaces and mdevs, and nothing else") {
+TEST_CASE("a domain claims its PCI hostdevs and hostdev interfaces and mdevs and nothing else") {
     const std::string xml = R"(<domain type='kvm'>
   <name>web1</name>
   <devices>
@@ -35,7 +35,7 @@ TEST_CASE("a domain claims its PCI hostdevs, hostdev interfaces and mdevs, and n
     CHECK_THROWS_AS(claimed_by_domain_xml("<domain><devices>"), std::runtime_error);
 }
 
-TEST_CASE("claims become holders; unknown claims hold every device and mdev") {
+TEST_CASE("claims become holders - unknown claims hold every device and mdev") {
     ObservedState state;
     state.devices["0000:3b:02.1"].address = "0000:3b:02.1";
     state.devices["0000:3b:02.2"].address = "0000:3b:02.2";
@@ -44,7 +44,8 @@ TEST_CASE("claims become holders; unknown claims hold every device and mdev") {
     claims.objects["0000:3b:02.1"] = {describe_domain_claim("web1", "shut off")};
     ObservedChanges changes;
     add_claims(state, claims, &changes);
-    CHECK(state.devices["0000:3b:02.1"].holders == std::vector<std::string>{"libvirt domain 'web1' (shut off)"});
+    CHECK(state.devices["0000:3b:02.1"].holders ==
+          std::vector<std::string>{"libvirt domain 'web1' (shut off)"});
     CHECK(state.devices["0000:3b:02.2"].holders.empty());
     CHECK(changes.devices == std::set<std::string>{"0000:3b:02.1"});
     add_claims(state, claims); // a second time adds nothing
@@ -57,7 +58,7 @@ TEST_CASE("claims become holders; unknown claims hold every device and mdev") {
     CHECK(state.mdevs.begin()->second.holders == std::vector<std::string>{unknown.unknown});
 }
 
-TEST_CASE("libvirt counts as configured with a daemon socket or domain definitions, else it is not asked") {
+TEST_CASE("libvirt counts as configured with a daemon socket or domain definitions - else it is not asked") {
     char tmpl[] = "/tmp/hostdevd-libvirt-XXXXXX";
     REQUIRE(mkdtemp(tmpl));
     const std::string root = tmpl;
