@@ -1,6 +1,7 @@
 #include "bounded_render.hpp"
 
 #include "observe/bounded_read.hpp"
+#include "observe/libvirt_claims.hpp"
 #include "observe/observe.hpp"
 #include "sysfs/layout.hpp"
 
@@ -11,7 +12,9 @@ namespace hostdevd::cli {
 std::optional<std::string> render_bounded(const std::function<std::string(const ObservedState&)>& render) {
     BoundedRead read = read_bounded([&render](const std::map<std::string, std::string>& busy) {
         SysfsLayout layout;
-        return render(observe_host(layout, busy));
+        ObservedState state = observe_host(layout, busy);
+        add_claims(state, claims_for(layout)); // consumers' claims are holders too (libvirt domains)
+        return render(state);
     });
     if (!read.ok) {
         std::cerr << "hostdevctl: " << read.error << '\n';

@@ -1,6 +1,7 @@
 // `hostdevctl apply`: one reconcile of the safe actions. When hostdevd runs, it is asked to reload and
 // reconcile and followed until it settles (never raced with writes of our own); else the reconcile runs
 // here (reconcile/one_shot.hpp). On a terminal, a progress line says what the apply waits for.
+#include "apply/hooks.hpp"
 #include "apply/module_loader.hpp"
 #include "apply/writer.hpp"
 #include "commands.hpp"
@@ -93,7 +94,8 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
 }
 
 int apply_here(const Invocation& in) {
-    auto desired = load_or_report(in.value("config-dir", kDefaultConfigDir));
+    const std::string config_dir = in.value("config-dir", kDefaultConfigDir);
+    auto desired = load_or_report(config_dir);
     if (!desired)
         return kExitFailed;
     SysfsLayout layout;
@@ -104,7 +106,10 @@ int apply_here(const Invocation& in) {
     OneShotReport report;
     {
         ProgressTicker ticker(line, [&activity] { return activity.describe(); });
-        report = reconcile_to_fixed_point(*desired, layout, activity, activity);
+        HookRunner hooks(hook_settings_for(config_dir)); // the configuration's hooks.d (docs/hooks.md)
+        OneShotOptions options;
+        options.hooks = &hooks;
+        report = reconcile_to_fixed_point(*desired, layout, activity, activity, options);
     }
     if (in.has("json")) {
         nlohmann::json applied = nlohmann::json::array();

@@ -6,8 +6,9 @@ set -eu
 
 PACKAGES="build-essential cmake ninja-build pkg-config clang \
   libudev-dev libsystemd-dev libfuse3-dev fuse3 libtomlplusplus-dev libsdbus-c++-dev libsdbus-c++-bin \
-  libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev uuid-dev \
+  libspdlog-dev catch2 libkmod-dev nlohmann-json3-dev uuid-dev libvirt-dev libxml2-dev \
   udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd \
+  libvirt-daemon-system libvirt-clients \
   qemu-system-x86 busybox-static xz-utils \
   scdoc bash-completion man-db bsdextrautils dpkg-dev debhelper lintian"
 

@@ -84,7 +84,7 @@ void run_writes(const Action& action, Writer& writer, ActionResult& result,
 }
 
 ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules, const InUseCheck& check,
-                     std::chrono::milliseconds stuck_after) {
+                     std::chrono::milliseconds stuck_after, ActionHooks* hooks) {
     ActionResult result;
     result.object = action.object;
     result.summary = action.summary;
@@ -105,11 +105,22 @@ ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules
             result.message = "in use: " + join(result.holders);
             return result;
         }
+        // The hooks last: a veto is the final word before the first write (docs/hooks.md).
+        if (hooks) {
+            if (std::optional<std::string> veto = hooks->before(action)) {
+                result.outcome = ActionOutcome::Blocked;
+                result.veto = *veto;
+                result.message = *veto;
+                return result;
+            }
+        }
     }
     if (action.kind == ActionKind::LoadModule)
         run_module_load(action, modules, result);
     if (result.outcome == ActionOutcome::Ok)
         run_writes(action, writer, result, stuck_after);
+    if (hooks && action.disruptive)
+        hooks->after(action, result);
     return result;
 }
 
@@ -158,7 +169,8 @@ size_t ExecutionReport::count(ActionOutcome outcome) const {
 }
 
 ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
-                        const InUseCheck& check, unsigned parallel, std::chrono::milliseconds stuck_after) {
+                        const InUseCheck& check, unsigned parallel, std::chrono::milliseconds stuck_after,
+                        ActionHooks* hooks) {
     std::vector<const Action*> actions;
     for (const Action* action : wave) {
         if (action)
@@ -173,7 +185,7 @@ ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, 
             ++end;
         // One action runs on this thread; results land at each action's own index (wave order).
         parallel_for(i, end, parallel, [&](size_t k, size_t) {
-            report.results[k] = perform(*actions[k], writer, modules, check, stuck_after);
+            report.results[k] = perform(*actions[k], writer, modules, check, stuck_after, hooks);
         });
         i = end;
     }

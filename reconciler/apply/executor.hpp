@@ -19,6 +19,16 @@ namespace hostdevd {
 // build it from observe/observe.hpp holders_now().
 using InUseCheck = std::function<std::vector<std::string>(const std::string& address)>;
 
+// Veto hooks (apply/hooks.hpp): asked right before a disruptive action's first write, after the in-use
+// re-check found it idle; told when it is done. Called on the executor's thread.
+struct ActionResult;
+class ActionHooks {
+public:
+    virtual ~ActionHooks() = default;
+    virtual std::optional<std::string> before(const Action& action) = 0; // a veto's reason, or none
+    virtual void after(const Action& action, const ActionResult& result) = 0;
+};
+
 enum class ActionOutcome {
     Ok,      // every write succeeded (success of a write is not convergence: re-observe)
     Failed,  // a write or the module load failed; later writes of the action were not attempted
@@ -46,6 +56,7 @@ struct ActionResult {
     std::string message;                    // one line for logs and D-Bus `Reason`
     bool transient = false;                 // retrying later may succeed (is_transient)
     std::vector<std::string> holders;       // Blocked: who holds what, "0000:3b:02.1: pid 42 (qemu)"
+    std::string veto;                       // Blocked by a hook: its reason ("hook 50-guard vetoed: ...")
     unsigned writes_done = 0;               // successful writes of this action
     std::chrono::microseconds duration{0};  // time spent in writes and module loads
     std::optional<StuckWrite> stuck;        // Stuck (or Failed after being stuck): the write that was
@@ -59,8 +70,9 @@ struct ExecutionReport {
 
 // For each action in order: a non-Safe action is not attempted (Blocked). A LoadModule action runs the
 // loader. A disruptive action first asks `check` about every must_be_idle device; any holder (or a
-// check that throws: unknown counts as in use) blocks it before its first write. Then its writes run in
-// order and stop at the first failure. One action's failure never stops the others.
+// check that throws: unknown counts as in use) blocks it before its first write. Then `hooks` (when
+// given) are asked: a veto blocks it too (`veto` says why); after its writes the hooks are told. Then its
+// writes run in order and stop at the first failure. One action's failure never stops the others.
 //
 // With `parallel` > 1, a run of consecutive binds (ActionKind::Bind, Safe, not disruptive: a device with
 // no driver getting driver_override + drivers_probe) is spread over up to `parallel` threads. Those
@@ -76,7 +88,8 @@ struct ExecutionReport {
 // above what an unblocked write takes.
 ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
                         const InUseCheck& check, unsigned parallel = 1,
-                        std::chrono::milliseconds stuck_after = std::chrono::seconds(5));
+                        std::chrono::milliseconds stuck_after = std::chrono::seconds(5),
+                        ActionHooks* hooks = nullptr);
 
 // Binds run side by side by hostdevctl apply and the daemon: enough to overlap the kernel's probes
 // (and, on simhost, FUSE round trips) without a thread per device.

@@ -31,9 +31,9 @@ private:
 };
 
 ApplyWorker::ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check,
-                         std::chrono::milliseconds stuck_after)
+                         std::chrono::milliseconds stuck_after, ActionHooks* hooks)
     : loop_(loop), writer_(std::make_unique<TrackingWriter>(writer, *this)), modules_(modules),
-      check_(std::move(check)), stuck_after_(stuck_after) {
+      check_(std::move(check)), hooks_(hooks), stuck_after_(stuck_after) {
     event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (event_fd_ < 0)
         throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -96,7 +96,8 @@ void ApplyWorker::thread_main() {
         std::vector<const Action*> wave;
         for (const auto& a : job)
             wave.push_back(&a);
-        ExecutionReport report = execute(wave, *writer_, modules_, check_, kParallelBinds, stuck_after_);
+        ExecutionReport report =
+            execute(wave, *writer_, modules_, check_, kParallelBinds, stuck_after_, hooks_);
         {
             std::lock_guard lock(mutex_);
             result_ = std::move(report);

@@ -35,7 +35,7 @@ public:
     // thread-safe, as SysfsWriter is.
     // A write in the kernel for `stuck_after` or longer makes its action Stuck (executor.hpp).
     ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check,
-                std::chrono::milliseconds stuck_after = kStuckWriteReport);
+                std::chrono::milliseconds stuck_after = kStuckWriteReport, ActionHooks* hooks = nullptr);
     ~ApplyWorker();
     ApplyWorker(const ApplyWorker&) = delete;
     ApplyWorker& operator=(const ApplyWorker&) = delete;
@@ -58,6 +58,7 @@ private:
     std::unique_ptr<TrackingWriter> writer_;
     ModuleLoader& modules_;
     InUseCheck check_;
+    ActionHooks* hooks_ = nullptr; // veto hooks (apply/hooks.hpp), run on this worker's thread
     std::chrono::milliseconds stuck_after_;
     int event_fd_ = -1;
 

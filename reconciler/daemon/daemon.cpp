@@ -54,14 +54,23 @@ void block_loop_signals() {
 }
 
 Daemon::Daemon(DaemonOptions options)
-    : options_(std::move(options)), writer_(layout_),
+    : options_(std::move(options)), writer_(layout_), hooks_(hook_settings_for(options_.config_dir)),
       worker_(std::make_unique<ApplyWorker>(
           loop_, writer_, modules_,
-          [this](const std::string& object) { return holders_now(layout_, object); },
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report))) {}
+          [this](const std::string& object) {
+              std::vector<std::string> holders = holders_now(layout_, object);
+              for (std::string& claim : fresh_claims_.holders_of(object))
+                  holders.push_back(std::move(claim));
+              return holders;
+          },
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report), &hooks_)),
+      // Changed claims: a pass without keys looks at every object's holders again (add_claims below).
+      claims_(std::make_unique<ClaimsWatcher>(loop_, layout_,
+                                              [this] { request_pass(std::chrono::milliseconds(0)); })) {}
 
 Daemon::~Daemon() {
     publisher_.reset();
+    claims_.reset();
     worker_.reset();
     if (monitor_)
         udev_monitor_unref(monitor_);
@@ -211,8 +220,8 @@ std::vector<PlanRow> Daemon::plan_rows() {
         // An action the gate holds back is not what the next pass does: it shows the hold instead.
         const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
         rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
-                          hold ? to_string(hold->state) : to_string(a.verdict), hold ? hold->reason : a.reason,
-                          detail);
+                          hold ? to_string(hold->state) : to_string(a.verdict),
+                          hold ? hold->reason : a.reason, detail);
     }
     return rows;
 }
@@ -235,12 +244,12 @@ std::string Daemon::describe() {
                               {"config_error", m.config_error},
                               {"config_files", m.config_files},
                               {"last_reconcile_usec", m.last_reconcile_usec}};
-    return nlohmann::json{{"manager", manager},
-                          {"devices", devices},
-                          {"mdevs", mdevs},
-                          {"absent", absent},
-                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_, gate_.held_indexes()),
-                                           &gate_)}}
+    return nlohmann::json{
+        {"manager", manager},
+        {"devices", devices},
+        {"mdevs", mdevs},
+        {"absent", absent},
+        {"plan", to_json(plan(), future_actions(plan(), desired_, observed_, gate_.held_indexes()), &gate_)}}
         .dump();
 }
 
@@ -502,6 +511,15 @@ void Daemon::log_holds() {
                           line + " keeps being undone by something else; backing off",
                           {{"source", a.source}}});
             break;
+        case HoldKind::Vetoed:
+            journal::log({journal::Kind::Vetoed,
+                          journal::Priority::Warning,
+                          a.object,
+                          a.summary,
+                          "vetoed",
+                          line + " vetoed: " + hold.reason,
+                          {{"source", a.source}, {"reason", hold.reason}}});
+            break;
         }
     }
     for (auto it = held_logged_.begin(); it != held_logged_.end();) {
@@ -660,6 +678,10 @@ bool Daemon::observe_for_pass(ObservedChanges& changes) {
                 keys.insert(d->physfn);
         changes = refresh_devices(layout_, std::vector<std::string>(keys.begin(), keys.end()), observed_);
     }
+    // Consumers' claims as last read (off the loop), and a fresh read for the next pass: a claim that
+    // changes makes the watcher ask for one.
+    add_claims(observed_, claims_->claims(), full ? nullptr : &changes);
+    claims_->refresh();
     full_refresh_ = false;
     dirty_.clear();
     return full;

@@ -4,9 +4,11 @@
 #pragma once
 
 #include "apply/executor.hpp"
+#include "apply/hooks.hpp"
 #include "apply/writer.hpp"
 #include "daemon/apply_worker.hpp"
 #include "daemon/bus_objects.hpp"
+#include "daemon/claims_watcher.hpp"
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
 #include "gate/gate.hpp"
@@ -96,7 +98,10 @@ private:
     EventLoop loop_;
     SysfsWriter writer_;
     ModprobeLoader modules_;
+    FreshClaims fresh_claims_{layout_}; // the worker's re-check of consumers' claims
+    HookRunner hooks_;                  // <config dir>/hooks.d, run on the worker
     std::unique_ptr<ApplyWorker> worker_;
+    std::unique_ptr<ClaimsWatcher> claims_; // consumers' claims as the passes see them
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<BusPublisher> publisher_;
 

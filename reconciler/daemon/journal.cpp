@@ -66,6 +66,8 @@ const char* message_id(Kind kind) {
         return "15feefbbeb894aba86c37f4f7363aa8f";
     case Kind::Destroyed:
         return "ba4b4efef6ee4ec2a53dbdf80b807e31";
+    case Kind::Vetoed:
+        return "0db42aa4a8d24329a62131c31abfdf2b";
     case Kind::ConfigInvalid:
         return "d072086be53a4d4d8dad3d682761dfd8";
     }
@@ -86,6 +88,8 @@ const char* kind_name(Kind kind) {
         return "undone";
     case Kind::Destroyed:
         return "destroyed";
+    case Kind::Vetoed:
+        return "vetoed";
     case Kind::ConfigInvalid:
         return "config-invalid";
     }

@@ -24,6 +24,7 @@ enum class Kind {
     Failed,    // a write failed, or succeeded without effect
     Undone,    // something else keeps undoing a change (flapping); hostdevd backs off
     Destroyed, // hostdevd's write removed a device (VFs of a PF through sriov_numvfs, an mdev)
+    Vetoed,    // a hook vetoed a destructive or rebinding action (docs/hooks.md); once per veto
     ConfigInvalid,
 };
 const char* message_id(Kind kind); // 32 hex digits

@@ -53,6 +53,8 @@ const char* to_string(HoldKind kind) {
         return "backoff";
     case HoldKind::Flapping:
         return "flapping";
+    case HoldKind::Vetoed:
+        return "vetoed";
     }
     return "?";
 }
@@ -193,12 +195,25 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
             }
             continue;
         }
+        if (!e.veto.empty() && e.vetoed_inputs != inputs) {
+            e.vetoes = 0; // its inputs changed since the veto: the hooks are asked at once
+            e.veto.clear();
+        }
+        if (!e.veto.empty() && (!options.retry_after_backoff || now < e.veto_retry_at)) {
+            // The reason stays the same while the veto does (no "retrying after N s"): the object's
+            // blocked state is logged once per reason. The hooks are asked again after backoff_delay().
+            out.held.emplace(index,
+                             Hold{HoldKind::Vetoed, ObjectState::Blocked, e.veto,
+                                  options.retry_after_backoff ? std::optional(e.veto_retry_at) : std::nullopt,
+                                  e.veto, false});
+            continue;
+        }
         if (e.flapping && now < e.flap_retry_at) {
-            out.held.emplace(index, Hold{HoldKind::Flapping, ObjectState::Failed,
-                                         a.summary + ": something else keeps undoing this; re-applying with "
-                                                     "back-off",
-                                         e.flap_retry_at, a.summary + ": something else keeps undoing this",
-                                         false});
+            out.held.emplace(index,
+                             Hold{HoldKind::Flapping, ObjectState::Failed,
+                                  a.summary + ": something else keeps undoing this; re-applying with "
+                                              "back-off",
+                                  e.flap_retry_at, a.summary + ": something else keeps undoing this", false});
             continue;
         }
         runnable.emplace_back(&a, inputs);
@@ -237,9 +252,21 @@ void record(GateHistory& history, const std::vector<const Action*>& run,
         EffectHistory& e = history.effects[effect_key(a)];
         e.attempted_inputs.clear();
         if (r.outcome == ActionOutcome::Blocked) {
-            e.awaiting_check = false; // not attempted: the in-use re-check found a holder
+            e.awaiting_check = false; // not attempted: the in-use re-check found a holder, or a hook vetoed
+            if (!r.veto.empty()) {
+                // A veto is a gate input: the hooks are not asked again in a tight loop (back-off), but
+                // at once when what the action would do changes (decide() compares the inputs).
+                if (e.vetoed_inputs != inputs[i])
+                    e.vetoes = 0;
+                ++e.vetoes;
+                e.veto = r.veto;
+                e.vetoed_inputs = inputs[i];
+                e.veto_retry_at = now + backoff_delay(e.vetoes);
+            }
             continue;
         }
+        e.vetoes = 0; // attempted: the hooks let it through
+        e.veto.clear();
         if (r.outcome == ActionOutcome::Failed) {
             e.awaiting_check = false;
             if (e.failed_inputs != inputs[i])

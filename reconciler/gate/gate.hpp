@@ -38,6 +38,8 @@ enum class HoldKind {
     Backoff,  // its last attempt failed or did not take: retried after a growing delay, or at once when
               // its inputs change
     Flapping, // something else keeps undoing it: re-applied only after a growing delay
+    Vetoed,   // a hook vetoed it (apply/hooks.hpp): the object reports `blocked` with the hook's reason;
+              // the hooks are asked again after a growing delay, or at once when its inputs change
 };
 const char* to_string(HoldKind kind);
 
@@ -72,6 +74,12 @@ struct EffectHistory {
     std::string failed_inputs;
     std::string last_failure;
     bool last_failure_is_error = false; // last_failure is a write's error, not "did not take"
+    // Vetoed by a hook: vetoes in a row (reset when its inputs change or it runs), when the hooks are asked
+    // again, from which inputs, and the veto's reason. Not persisted: each hostdevctl run asks afresh.
+    unsigned vetoes = 0;
+    GateTime veto_retry_at{};
+    std::string vetoed_inputs;
+    std::string veto;
     // Flapping: applications within the current window.
     unsigned applications = 0;
     GateTime window_start{};

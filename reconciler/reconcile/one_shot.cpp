@@ -1,6 +1,7 @@
 #include "reconcile/one_shot.hpp"
 
 #include "gate/history_store.hpp"
+#include "observe/libvirt_claims.hpp"
 #include "observe/observe.hpp"
 #include "plan/planner.hpp"
 
@@ -96,7 +97,20 @@ const char* to_string(OneShotResult r) {
 OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsLayout& layout, Writer& writer,
                                        ModuleLoader& modules, const OneShotOptions& options) {
     OneShotReport report;
-    InUseCheck check = [&layout](const std::string& object) { return holders_now(layout, object); };
+    // Right before a destructive or rebinding write: the processes, netdevs and consumers' claims now.
+    FreshClaims fresh_claims(layout);
+    InUseCheck check = [&layout, &fresh_claims](const std::string& object) {
+        std::vector<std::string> holders = holders_now(layout, object);
+        for (std::string& claim : fresh_claims.holders_of(object))
+            holders.push_back(std::move(claim));
+        return holders;
+    };
+    // An observation with the claims libvirt has now (read once per observation: a run is short).
+    auto observe_all = [&layout] {
+        ObservedState state = observe_host(layout);
+        add_claims(state, claims_for(layout));
+        return state;
+    };
     // Every run is the operator asking again: a failed action is not retried within the run, and the
     // next run tries harmless actions afresh; what is remembered across runs is a destructive action
     // that did not converge (the gate never repeats it from the same inputs).
@@ -116,7 +130,7 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         saved = std::move(now);
     };
     bool failed = false;
-    report.final_observed = observe_host(layout);
+    report.final_observed = observe_all();
     for (;;) {
         report.final_plan = make_plan(desired, report.final_observed);
         report.final_gate = decide(report.final_plan, report.final_observed, std::move(history),
@@ -128,12 +142,14 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
             break;
         ++report.passes;
         ExecutionReport executed =
-            execute(wave, writer, modules, check, options.parallel_binds, options.stuck_after);
+            execute(wave, writer, modules, check, options.parallel_binds, options.stuck_after, options.hooks);
         // A stuck write that went through is in place: record() treats it as applied, so the next
         // decision holds it if it is planned again (never repeated from the same inputs); but the run is
         // no success.
         record(history, wave, report.final_gate.run_inputs, executed, GateClock::now());
         for (const auto& r : executed.results) {
+            if (!r.veto.empty() && report.reason.empty())
+                report.reason = r.object + " " + r.summary + ": " + r.veto;
             if (r.outcome == ActionOutcome::Failed || r.outcome == ActionOutcome::Stuck) {
                 failed = true;
                 if (report.reason.empty())
@@ -145,10 +161,11 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         // without error but did not take (its effect is planned again).
         // Re-observe what the wave can have changed (as the daemon's targeted refresh does); the rest of
         // the host is as observed before. A wave that can reach anything re-observes everything.
-        if (auto touched = touched_devices(wave, executed, report.final_plan, report.final_observed))
+        if (auto touched = touched_devices(wave, executed, report.final_plan, report.final_observed)) {
             refresh_devices(layout, *touched, report.final_observed);
-        else
-            report.final_observed = observe_host(layout);
+            add_claims(report.final_observed, claims_for(layout));
+        } else
+            report.final_observed = observe_all();
     }
     persist();
     // What the gate holds as failed at the end (an action that failed or did not take, in this run or,

@@ -23,6 +23,8 @@ struct OneShotOptions {
     // The gate's memory of destructive attempts that did not converge, shared with the daemon and with
     // earlier runs (gate/history_store.hpp): read at the start, written at the end.
     bool persist_gate_history = true;
+    // Veto hooks asked before each destructive or rebinding action (apply/hooks.hpp); none when null.
+    ActionHooks* hooks = nullptr;
 };
 
 enum class OneShotResult {

@@ -3,7 +3,8 @@
 // configuration edits and SIGKILLed applies, with hostdevctl (the same planner and gate the daemon runs).
 // After each scenario the simulated kernel's write log must hold no write the oracle flags
 // (simhost/model/kernel_oracle.cpp: disruptive AND the device was in use when it was issued;
-// kernel_oracle_repeat.cpp: a destruction repeated without a change of input), and once the faults are
+// kernel_oracle_repeat.cpp: a destruction repeated without a change of input), no destructive or
+// rebinding write while a hook vetoes them all (issue 16; 30% of the scenarios), and once the faults are
 // gone the system must settle: nothing left that the gate would run.
 //
 // Environment: HOSTDEVD_SAFETY_SEED (default 1), HOSTDEVD_SAFETY_SCENARIOS (per host, default 6: the CI
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <grp.h>
 #include <iostream>
@@ -169,6 +171,21 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
     story << "config B:\n" << config;
     for (const auto& f : safety::random_faults(host, rng))
         story << "ctl " << joined(f) << (try_ctl(f) ? "" : " (refused)") << "\n";
+    // A site's hook vetoes every destructive or rebinding action during apply B (docs/hooks.md): none of
+    // them may reach the kernel while it is there.
+    const bool veto = std::bernoulli_distribution(0.3)(rng);
+    const std::string hooks_dir = conf.path() + "/hooks.d";
+    if (veto) {
+        std::filesystem::create_directory(hooks_dir);
+        std::ofstream(hooks_dir + "/50-veto") << "#!/bin/sh\necho 'random scenario veto'\nexit 1\n";
+        std::filesystem::permissions(hooks_dir + "/50-veto", std::filesystem::perms::owner_all |
+                                                                 std::filesystem::perms::group_read |
+                                                                 std::filesystem::perms::group_exec |
+                                                                 std::filesystem::perms::others_read |
+                                                                 std::filesystem::perms::others_exec);
+        story << "hook 50-veto vetoes everything during apply B\n";
+    }
+    const size_t writes_before_b = testing::write_log().size();
     const bool crash = std::bernoulli_distribution(0.4)(rng);
     const auto kill_after =
         crash ? std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60000)(rng)) : 0us;
@@ -177,6 +194,23 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
           << ": exit " << r.exit_code << "\n";
     if (r.timed_out)
         report.violations.push_back("apply B hung:\n" + r.output);
+    if (veto) {
+        // The writes hostdevd makes only for destructive or rebinding actions (docs/planner.md): VF
+        // disable, unbind, mdev removal, vGPU clear.
+        const auto log = testing::write_log();
+        for (size_t i = writes_before_b; i < log.size(); ++i) {
+            const std::string path = log[i].at("path").get<std::string>();
+            const std::string value = testing::trimmed(log[i].at("value").get<std::string>());
+            auto ends = [&path](const std::string& suffix) {
+                return path.size() >= suffix.size() &&
+                       path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+            };
+            if (ends("/unbind") || ends("/remove") || (ends("/sriov_numvfs") && value == "0") ||
+                (ends("/current_vgpu_type") && value == "0"))
+                report.violations.push_back("a vetoed action ran: " + path + " = " + value);
+        }
+        std::filesystem::remove_all(hooks_dir);
+    }
 
     // 4. Holders change, maybe the configuration again; faults end; the system must settle.
     for (const auto& h : safety::random_holders(rng))

@@ -433,3 +433,44 @@ TEST_CASE("an effect seen in place right after its writes and undone before the 
     ran(unchecked, first.gate, ActionOutcome::Ok, t0);
     CHECK(the_hold(decide_on(desired, undone, unchecked, t0 + 10ms).gate).kind == HoldKind::Backoff);
 }
+
+TEST_CASE("a vetoed destructive action is held blocked with the hook's reason and asked again with back-off "
+          "or when its inputs change") { // no commas: ctest names
+    DesiredState desired = with_pf(pf_entry(exact(4)));
+    ObservedState host = pf_with_vfs(8, 16);
+    Plan plan = make_plan(desired, host);
+    GateDecision d = decide(plan, host, {}, t0);
+    REQUIRE(run_objects(d) == std::vector<std::string>{kPf + " sriov_numvfs 8 -> 0 -> 4"});
+    GateHistory h = d.history;
+    ExecutionReport vetoed =
+        outcomes(d, ActionOutcome::Blocked, "hook 50-guard vetoed (exit status 1): not now");
+    vetoed.results[0].veto = vetoed.results[0].message;
+    record(h, d.run, d.run_inputs, vetoed, t0);
+
+    // Not asked again in a tight loop: held (blocked, the hook's reason) until the back-off is over.
+    GateDecision held = decide(plan, host, h, t0 + 500ms);
+    CHECK(held.run.empty());
+    const Hold& hold = the_hold(held);
+    CHECK(hold.kind == HoldKind::Vetoed);
+    CHECK(hold.state == ObjectState::Blocked);
+    CHECK(hold.reason == "hook 50-guard vetoed (exit status 1): not now");
+    REQUIRE(held.wake_at);
+    CHECK(*held.wake_at == t0 + 1s);
+    // The back-off grows with each veto in a row.
+    GateDecision again = decide(plan, host, held.history, t0 + 1s);
+    REQUIRE(run_objects(again) == std::vector<std::string>{kPf + " sriov_numvfs 8 -> 0 -> 4"});
+    h = again.history;
+    record(h, again.run, again.run_inputs, vetoed, t0 + 1s);
+    GateDecision second = decide(plan, host, h, t0 + 2s);
+    CHECK(second.run.empty());
+    CHECK(*second.wake_at == t0 + 3s);
+    // hostdevctl apply (no retries within a run): held for the rest of the run.
+    GateOptions once;
+    once.retry_after_backoff = false;
+    CHECK(decide(plan, host, h, t0 + 1h, once).run.empty());
+    // A change of input (another VF count asked) asks the hooks at once.
+    DesiredState other = with_pf(pf_entry(exact(2)));
+    Plan changed = make_plan(other, host);
+    CHECK(run_objects(decide(changed, host, h, t0 + 2s)) ==
+          std::vector<std::string>{kPf + " sriov_numvfs 8 -> 0 -> 2"});
+}
