@@ -8,6 +8,7 @@
 #include "daemon/apply_worker.hpp"
 #include "daemon/backoff.hpp"
 #include "daemon/bus_objects.hpp"
+#include "daemon/config_settle.hpp"
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
 #include "model/desired.hpp"
@@ -35,6 +36,9 @@ class IConnection;
 }
 
 namespace hostdevd {
+
+// Describe()'s and Plan()'s answers are freed when no call has used them for this long.
+inline constexpr std::chrono::milliseconds kAnswerCacheIdle{10'000};
 
 struct DaemonOptions {
     std::string config_dir = "/etc/hostdevd";
@@ -74,6 +78,7 @@ private:
     const Plan& plan() const { return planned_.plan(); }
     void on_signal();
     void on_config_change();
+    void settle_config(std::chrono::milliseconds delay);
     void check_stuck_write();
     void publish();
     void notify_ready_once();
@@ -82,6 +87,9 @@ private:
     void ping_watchdog(std::chrono::milliseconds interval);
     void watch_blocked_holders();
     ManagerView manager_view() const;
+    std::string make_description() const;
+    void answers_used();
+    void release_answers_later(std::chrono::milliseconds delay);
 
     DaemonOptions options_;
     SysfsLayout layout_;
@@ -114,6 +122,13 @@ private:
     bool views_stale_ = true;
     std::map<std::string, ObjectFailure> published_failures_;
     bool wave_unpublished_ = false; // a wave finished; the next publish() emits Reconciled for it
+    // Describe() and Plan() answer what was last published, made once per publish() and then copied: a
+    // flood of calls (anyone may make them) costs one serialisation per change of state, not one per
+    // call (docs/dbus.md). Freed when no call came for kAnswerCacheIdle (a big host's text is megabytes).
+    std::optional<std::string> described_;
+    std::optional<std::vector<PlanRow>> plan_rows_;
+    EventLoop::Clock::time_point answers_last_used_{};
+    std::optional<EventLoop::TimerId> answers_release_timer_;
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already
@@ -137,6 +152,7 @@ private:
     bool pass_wanted_while_busy_ = false;
     std::optional<EventLoop::TimerId> stuck_timer_;
     std::optional<EventLoop::TimerId> reload_timer_;
+    ConfigSettle config_settle_; // when an edited directory is ready to be loaded
     std::optional<EventLoop::TimerId> holder_poll_timer_;
 
     // event sources
