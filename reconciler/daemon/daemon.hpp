@@ -11,6 +11,7 @@
 #include "daemon/config_settle.hpp"
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
+#include "daemon/systemd_module_loader.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
@@ -95,7 +96,8 @@ private:
     SysfsLayout layout_;
     EventLoop loop_;
     SysfsWriter writer_;
-    ModprobeLoader modules_;
+    ModprobeLoader modprobe_; // when no systemd is on the bus to ask (systemd_module_loader.hpp)
+    SystemdModuleLoader modules_{modprobe_, layout_.sys("module")};
     std::unique_ptr<ApplyWorker> worker_;
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<BusPublisher> publisher_;
