@@ -138,12 +138,12 @@ int Holders::simulate_fds(pid_t pid, const std::string& scratch, const HoldOptio
         write_text(scratch + "/fdinfo/" + n, fds[i].fdinfo);
     }
     // As the kernel shows a dumpable process's tables (fs/proc/base.c, task_dump_owner): its own user's,
-    // dr-x------, so root lists another user's guest only with CAP_DAC_READ_SEARCH (tests/vm
-    // kernel-proc-access). What simhost cannot show: reading the links also takes CAP_SYS_PTRACE there
-    // (ptrace_may_access), here they are plain symbolic links.
+    // fd dr-x------ and fdinfo dr-xr-xr-x, so root lists another user's guest only with
+    // CAP_DAC_READ_SEARCH (tests/vm kernel-proc-access). What simhost cannot show: reading the links and
+    // fdinfo also takes CAP_SYS_PTRACE there (ptrace_may_access); here they are plain files.
     for (const char* dir : {"fd", "fdinfo"}) {
         const std::string path = scratch + "/" + dir;
-        ::chmod(path.c_str(), 0500);
+        ::chmod(path.c_str(), std::string(dir) == "fd" ? 0500 : 0555);
         if (options.uid >= 0 &&
             ::chown(path.c_str(), static_cast<uid_t>(options.uid), static_cast<gid_t>(options.uid)) < 0) {
             error = "chown " + path + ": " + std::strerror(errno);
