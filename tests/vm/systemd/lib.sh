@@ -72,6 +72,18 @@ sandbox_in_force() {
         views="$views ${m%%:*}=$got"
         [ "$got" = "${m##*:}" ] || fail "${m%%:*} is '$got' in hostdevd's mount namespace, expected ${m##*:}"
     done
+    # Not only the mount options: a write outside what hostdevd writes fails in its mount namespace. Each
+    # write puts back the value already there, so where it is allowed (main's unit left /proc and /sys
+    # writable) nothing changes; a read-only mount refuses it whoever writes (EROFS).
+    writes=
+    for f in /proc/sys/kernel/printk_ratelimit /sys/module/printk/parameters/time \
+        /sys/devices/system/clocksource/clocksource0/current_clocksource /etc/hostname; do
+        [ -e "$f" ] || fail "$f does not exist in the guest: choose another probe"
+        err=$(nsenter -t "$pid" -m sh -c 'v=$(cat "$1") && printf "%s\n" "$v" >"$1"' sh "$f" 2>&1) && err=written
+        writes="$writes $f: ${err##*: }"
+        case "$err" in *"Read-only file system"*) ;; *) fail "hostdevd's namespace could write $f ($err)" ;; esac
+    done
+    fact sandbox.writes "$writes"
     [ "$(unit_prop "$UNIT" MemoryMax)" = 268435456 ] || fail "MemoryMax is $(unit_prop "$UNIT" MemoryMax)"
     [ "$(unit_prop "$UNIT" TasksMax)" = 64 ] || fail "TasksMax is $(unit_prop "$UNIT" TasksMax)"
     fact sandbox "CapBnd $bnd;$views; MemoryMax 256M, TasksMax 64"
