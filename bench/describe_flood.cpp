@@ -118,6 +118,11 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "describe_flood: cannot connect to the system bus: %s\n", std::strerror(-r));
             return 1;
         }
+        // No call times out here: `--in-flight` stay in flight however slowly they are answered. With
+        // sd-bus's 25 s default, a late call would be followed by a new one while dbus-daemon still counts
+        // the old one, and past its 128 pending replies every new call is refused at once: the client
+        // and dbus-daemon would spin on refusals instead of keeping hostdevd busy.
+        sd_bus_set_method_call_timeout(client.bus, uint64_t(3600) * 1'000'000);
         for (long k = 0; k < in_flight; ++k)
             if ((r = issue(client)) < 0) {
                 std::fprintf(stderr, "describe_flood: cannot call %s: %s\n", flood.method.c_str(),
@@ -131,7 +136,12 @@ int main(int argc, char** argv) {
     for (bool running = true; running;) {
         fds.assign(1, pollfd{signal_fd, POLLIN, 0});
         for (auto& client : all) {
-            while (sd_bus_process(client.bus, nullptr) > 0) {
+            int r;
+            while ((r = sd_bus_process(client.bus, nullptr)) > 0) {
+            }
+            if (r < 0) { // the bus (or hostdevd's test bus) went away: nothing left to flood
+                std::fprintf(stderr, "describe_flood: connection lost: %s\n", std::strerror(-r));
+                return 1;
             }
             fds.push_back({sd_bus_get_fd(client.bus), static_cast<short>(sd_bus_get_events(client.bus)), 0});
         }

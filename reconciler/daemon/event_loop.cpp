@@ -114,7 +114,14 @@ int EventLoop::run() {
         fds.push_back({timer_fd_, POLLIN, 0});
         int timeout_ms = -1;
         bool bus_blocked = false; // replies wait for the socket: serve the bus when it is writable
-        if (bus_) {
+        const auto turn = Clock::now();
+        const bool bus_resting = bus_ && turn < bus_rest_until_;
+        if (bus_resting) {
+            // Not polled (its readiness would wake the loop at once); the rest's end is the timeout.
+            fds.push_back({-1, 0, 0});
+            auto rest = std::chrono::ceil<std::chrono::milliseconds>(bus_rest_until_ - turn);
+            timeout_ms = int(rest.count());
+        } else if (bus_) {
             auto pd = bus_->getEventLoopPollData();
             bus_blocked = (pd.events & POLLOUT) != 0;
             fds.push_back({pd.fd, pd.events, 0});
@@ -127,7 +134,7 @@ int EventLoop::run() {
                 timeout_ms = pd.timeout_usec <= now_us ? 0 : int((pd.timeout_usec - now_us + 999) / 1000);
             }
         }
-        if (bus_backlog && !bus_blocked)
+        if (bus_backlog && !bus_blocked && !bus_resting)
             timeout_ms = 0; // look at the other sources, then go on with the bus without sleeping
         size_t first_watch = fds.size();
         for (const auto& [fd, cb] : watches_) {
@@ -153,9 +160,15 @@ int EventLoop::run() {
         }
         // Last in the turn, and rationed: the bus is what other users can fill (see the header). sd-bus
         // may hold messages it has already read, which poll(2) cannot see; processing finds them.
-        bus_backlog = false;
-        if (bus_ && running_ && (!bus_blocked || (fds[1].revents & (POLLOUT | POLLHUP | POLLERR))))
+        if (bus_ && running_ && !bus_resting &&
+            (!bus_blocked || (fds[1].revents & (POLLOUT | POLLHUP | POLLERR)))) {
+            const auto start = Clock::now();
             bus_backlog = process_bus_batch();
+            if (bus_backlog || output_pending()) {
+                const auto end = Clock::now();
+                bus_rest_until_ = end + (end - start) * bus_budget_.rest_factor;
+            }
+        }
     }
     return exit_code_;
 }

@@ -23,10 +23,15 @@ class IConnection;
 namespace hostdevd {
 
 // How much D-Bus work one turn of the loop may do: at most `messages` messages, and no new one once `time`
-// has passed since the first (a message already started runs to its end).
+// has passed since the first (a message already started runs to its end). A batch that leaves work behind
+// (more messages, or a reply the socket has not taken yet) is followed by a rest `rest_factor` times as
+// long as the batch took, in which the bus is not served: a flood gets at most 1 / (1 + rest_factor) of
+// the daemon's time, and the answers it makes (each one work for dbus-daemon and the caller too, on the
+// same CPUs as the reconciling) are rationed with it. A lone call is answered without any rest.
 struct BusBudget {
     size_t messages = 16;
     std::chrono::milliseconds time{20};
+    unsigned rest_factor = 3;
 };
 
 class EventLoop {
@@ -75,6 +80,7 @@ private:
     std::multimap<Clock::time_point, std::pair<TimerId, Callback>> timers_;
     sdbus::IConnection* bus_ = nullptr;
     BusBudget bus_budget_;
+    Clock::time_point bus_rest_until_{}; // the bus is not served before this (BusBudget::rest_factor)
 };
 
 } // namespace hostdevd
