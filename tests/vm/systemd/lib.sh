@@ -74,11 +74,14 @@ sandbox_in_force() {
     done
     # Not only the mount options: a write outside what hostdevd writes fails in its mount namespace. Each
     # write puts back the value already there, so where it is allowed (main's unit left /proc and /sys
-    # writable) nothing changes; a read-only mount refuses it whoever writes (EROFS).
-    writes=
-    for f in /proc/sys/kernel/printk_ratelimit /sys/module/printk/parameters/time \
+    # writable) nothing changes; a read-only mount refuses it whoever writes (EROFS). /proc/PID/ entries
+    # are all hostdevd sees of /proc; its own oom_score_adj stands for them.
+    # (/proc/sys is not even there: ProcSubset=pid.)
+    nsenter -t "$pid" -m test -e /proc/sys/kernel && fail "hostdevd's namespace has /proc/sys (ProcSubset=pid not in force)"
+    writes=" /proc/sys: absent;"
+    for f in "/proc/$pid/oom_score_adj" /sys/module/printk/parameters/time \
         /sys/devices/system/clocksource/clocksource0/current_clocksource /etc/hostname; do
-        [ -e "$f" ] || fail "$f does not exist in the guest: choose another probe"
+        nsenter -t "$pid" -m test -e "$f" || fail "$f does not exist in hostdevd's namespace: choose another probe"
         err=$(nsenter -t "$pid" -m sh -c 'v=$(cat "$1") && printf "%s\n" "$v" >"$1"' sh "$f" 2>&1) && err=written
         writes="$writes $f: ${err##*: }"
         case "$err" in *"Read-only file system"*) ;; *) fail "hostdevd's namespace could write $f ($err)" ;; esac
