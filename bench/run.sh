@@ -2,11 +2,11 @@
 # Run every benchmark scenario (B1-B8, /work/shared/design/benchmarks.md, docs/benchmarks.md) on simhost and
 # print one table. Needs root (simhost) and a build with simhost, hostdevd and hostdevctl:
 #   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-#   cmake --build build-bench --target simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor
+#   cmake --build build-bench --target simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor bench_describe_flood
 #   bench/run.sh build-bench
 # Options: --real-kernel (also B1 on Debian's kernel in a QEMU guest: tests/vm/bench/b1-real.sh),
 #          --idle SECONDS (B6, default 60), --only NAME[,NAME...] (runs among b1, b1-peer, b1-floor, b3, big,
-#          small, burst, blocked, and b1-real with --real-kernel),
+#          small, burst, blocked, flood, and b1-real with --real-kernel),
 #          --keep (keep the generated hosts and raw JSON in the work directory it prints).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,8 +25,8 @@ done
 build=$(cd "$build" && pwd)
 simhost=$build/simhost/runtime/simhost
 for f in "$simhost" "$build/reconciler/daemon/hostdevd" "$build/cli/hostdevctl" "$build/bench/bench_bus_latency" \
-    "$build/bench/bench_b1_floor"; do
-    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor" >&2; exit 2; }
+    "$build/bench/bench_b1_floor" "$build/bench/bench_describe_flood"; do
+    [ -x "$f" ] || { echo "bench: $f missing; build the targets simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor bench_describe_flood" >&2; exit 2; }
 done
 work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
 [ $keep = 1 ] && echo "bench: work directory $work" >&2 || trap 'rm -rf "$work"' EXIT
@@ -38,7 +38,7 @@ work=$(mktemp -d /tmp/hostdevd-bench.XXXXXX)
 run() {
     local name=$1 scenario=$2 cache=""; shift 2
     [ -z "$only" ] || [[ ",$only," == *",$name,"* ]] || return 0
-    case $name in b3|burst|big|small) cache=--uncached-sysfs ;; esac
+    case $name in b3|burst|big|small|flood) cache=--uncached-sysfs ;; esac
     mkdir -p "$work/$name"
     python3 "$here/gen_host.py" "$@" "$work/$name"
     echo "bench: $name ($scenario, gen_host.py $*)" >&2
@@ -57,6 +57,7 @@ run big daemon-big --pfs 16 --vfs 256 --mdev-parents 16 --mdevs 64 --hotplug-pf 
 run small daemon-hotplug-only --pfs 0 --vfs 64 --hotplug-pf 64
 run burst daemon-burst --pfs 16 --vfs 256 --vf-count-unmanaged
 run blocked daemon-blocked --pfs 1 --vfs 4
+run flood daemon-flood --pfs 16 --vfs 256 --mdev-parents 16 --mdevs 64 --hotplug-pf 64
 # B1 on the real kernel: three NVMe PFs with 64 VFs in a QEMU guest (docs/benchmarks.md "B1 on the real
 # kernel"); the guest writes its figures to b1-real.json.
 if [ $real_kernel = 1 ] && { [ -z "$only" ] || [[ ",$only," == *",b1-real,"* ]]; }; then

@@ -11,8 +11,10 @@ import argparse
 import glob
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 ARGS = None
@@ -132,7 +134,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Config
 class Daemon:
     """hostdevd on a private system bus inside the simulated host (as /tmp/daemon-try.sh)."""
 
-    def __init__(self):
+    def __init__(self, env=None):
         conf = "/run/bench-bus.conf"
         with open(conf, "w") as f:
             f.write(BUS_CONFIG)
@@ -142,7 +144,8 @@ class Daemon:
         self.log = open("/run/hostdevd.log", "w")
         self.started = time.monotonic()
         self.proc = subprocess.Popen([os.path.join(ARGS.build, "reconciler/daemon/hostdevd"), "--config-dir",
-                                      os.path.join(ARGS.dir, "config")], stdout=self.log, stderr=self.log)
+                                      os.path.join(ARGS.dir, "config")], stdout=self.log, stderr=self.log,
+                                     env={**os.environ, **(env or {})})
 
     def state(self):
         out = subprocess.run(["busctl", "get-property", "io.hostdevd1", "/io/hostdevd1", "io.hostdevd1.Manager",
@@ -311,6 +314,85 @@ def scenario_daemon_blocked():
         d.stop()
 
 
+class NotifySocket:
+    """The notify socket systemd would give the daemon: records when each WATCHDOG=1 arrived."""
+
+    def __init__(self, path="/run/bench-notify.sock"):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.pings = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while True:
+            data = self.sock.recv(4096)
+            if b"WATCHDOG=1" in data.split(b"\n"):
+                self.pings.append(time.monotonic())
+
+
+def flood_counts(status):
+    try:
+        with open(status) as f:
+            replies, errors = (int(x) for x in f.read().split())
+        return replies, errors
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def scenario_daemon_flood():
+    """B9: hot-plug a PF while an unprivileged client keeps 128 Describe() calls in flight (and again with
+    four such clients), against the same hot-plug without the flood, on the big host; the watchdog pings
+    (WATCHDOG_USEC=1 s, a ping every 0.5 s) while the flood runs."""
+    m = manifest()
+    pf = m["hotplug"]
+    watchdog_s = 1.0
+    notify = NotifySocket()
+    d = Daemon(env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": str(int(watchdog_s * 1e6))})
+    result = {"watchdog_seconds": watchdog_s}
+    try:
+        d.wait(lambda: converged_state(d) and check_converged(m) is None, "cold converge", timeout=900,
+               interval=0.2)
+        result["unloaded"] = hotplug(d, m)
+        # The size of one answer, measured before the floods: after one, the calls of the flood that were
+        # already queued are still being answered (to no one) for a while.
+        result["describe_bytes"] = len(subprocess.run(
+            ["busctl", "call", "io.hostdevd1", "/io/hostdevd1", "io.hostdevd1.Manager", "Describe"],
+            capture_output=True, check=True).stdout)
+        for clients in (1, 4):
+            ctl("unplug", pf["address"])
+            d.wait(lambda: not os.path.exists(f"/sys/bus/pci/devices/{pf['address']}") and converged_state(d),
+                   "the unplug", timeout=120)
+            status = f"/run/bench-flood-{clients}.status"
+            with open(status, "w"):
+                pass
+            os.chmod(status, 0o666)
+            flood = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                      os.path.join(ARGS.build, "bench/bench_describe_flood"), "--clients",
+                                      str(clients), "--in-flight", "128", "--status", status],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            d.wait(lambda: flood_counts(status)[0] >= 128 * clients, "the flood to be answered once",
+                   timeout=300, interval=0.05)
+            on = time.monotonic()
+            plugged = hotplug(d, m)
+            # A few more watchdog intervals of flood, so that the gaps are measured over a while.
+            time.sleep(4 * watchdog_s)
+            off = time.monotonic()
+            flood.terminate()
+            totals = json.loads(flood.communicate(timeout=60)[0].strip().splitlines()[-1])
+            pings = [t for t in notify.pings if on <= t <= off]
+            before = [t for t in notify.pings if t < on]
+            edges = ([before[-1]] if before else [on]) + pings + [off]
+            result[f"flood{clients}"] = {**plugged, "flood_seconds": off - on, "pings": len(pings),
+                                         "longest_gap_seconds": max(b - a for a, b in zip(edges, edges[1:])),
+                                         "flood": totals}
+        return result
+    finally:
+        d.stop()
+
+
 SCENARIOS = {
     "converge-hostdevd": lambda: scenario_converge("hostdevd"),
     "converge-status-quo": lambda: scenario_converge("status-quo"),
@@ -320,6 +402,7 @@ SCENARIOS = {
     "daemon-hotplug-only": scenario_daemon_hotplug_only,
     "daemon-burst": scenario_daemon_burst,
     "daemon-blocked": scenario_daemon_blocked,
+    "daemon-flood": scenario_daemon_flood,
 }
 
 

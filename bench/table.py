@@ -19,7 +19,7 @@ def load(work, name):
 
 def rows(work):
     b1, peer, floor, b3 = load(work, "b1"), load(work, "b1-peer"), load(work, "b1-floor"), load(work, "b3")
-    big, small, burst, blocked = (load(work, n) for n in ("big", "small", "burst", "blocked"))
+    big, small, burst, blocked, flood = (load(work, n) for n in ("big", "small", "burst", "blocked", "flood"))
     out = []
 
     def row(ident, figure, ours, peer_text, ratio, goal, met):
@@ -105,6 +105,21 @@ def rows(work):
             ip["p99_ms"] < 50 and ip["errors"] == 0 and blocked["write_still_blocked_during_calls"])
     else:
         missing("B8", "latency", "< 50", "blocked")
+    if flood:
+        base = flood["unloaded"]["hotplug_seconds"]
+        for clients in (1, 4):
+            f = flood[f"flood{clients}"]
+            r = f["hotplug_seconds"] / base
+            ok = r <= 2 and f["flood"]["errors"] == 0 and f["longest_gap_seconds"] < flood["watchdog_seconds"]
+            row("B9" if clients == 1 else "", f"hot-plug PF under {clients} x 128 Describe() in flight (nobody), s",
+                f"{f['hotplug_seconds']:.3f}", f"{base:.3f} (hostdevd, no flood)", f"{r:.2f}", "<= 2", ok)
+            row("", f"  watchdog pings during {f['flood_seconds']:.1f} s of it; longest gap, s "
+                f"({f['flood']['replies']} replies, {flood['describe_bytes'] // 1024} KiB each)",
+                f"{f['pings']}; {f['longest_gap_seconds']:.2f}", f"WatchdogSec {flood['watchdog_seconds']:.1f}",
+                f"{f['longest_gap_seconds'] / flood['watchdog_seconds']:.2f} of it", "no missed ping",
+                f["longest_gap_seconds"] < flood["watchdog_seconds"])
+    else:
+        missing("B9", "hot-plug under a Describe() flood", "<= 2", "flood")
     return out
 
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-build-bench}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" --target simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor
+cmake --build "$BUILD_DIR" --target simhost hostdevd hostdevctl bench_bus_latency bench_b1_floor bench_describe_flood
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 exec $SUDO bench/run.sh --real-kernel "$@" "$BUILD_DIR"

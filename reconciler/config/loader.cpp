@@ -4,6 +4,7 @@
 #include "config/cross_checks.hpp"
 #include "config/document_parser.hpp"
 #include "config/toml_guard.hpp"
+#include "config/trusted_path.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -21,8 +22,13 @@ namespace {
 
 using config_detail::ParsedEntries;
 
-// Configuration files are a few kilobytes; a huge file is a mistake (or an attack on the parser).
-constexpr off_t kMaxFileSize = 1 << 20;
+// Configuration files are a few kilobytes; a huge file is a mistake (or an attack on the parser). The same
+// limit as the text guard's (toml_guard.hpp), checked here before the file is read at all.
+constexpr off_t kMaxFileSize = config_detail::TomlLimits{}.max_bytes;
+// Entries ([[pf]], [[device]], [[mdev]]) in the whole directory: the checks across entries compare every
+// pair, and no host has this many things to declare (a file may hold 10,000 tables, a directory any number
+// of files).
+constexpr size_t kMaxEntries = 10000;
 
 ConfigDiagnostic whole_file_error(const std::string& file, std::string message) {
     return ConfigDiagnostic{SourceLocation{file, 0, 0}, std::move(message)};
@@ -166,11 +172,15 @@ LoadResult load_config_dir(const std::string& dir, const LoadOptions& options) {
         failed.errors.push_back(whole_file_error(dir, "not a directory"));
         return failed;
     }
-    if (options.check_permissions)
-        if (auto problem = permission_problem(st, "directory"); !problem.empty()) {
+    if (options.check_permissions) {
+        std::string problem = permission_problem(st, "directory");
+        if (problem.empty())
+            problem = config_detail::untrusted_directory_on_the_way(dir);
+        if (!problem.empty()) {
             failed.errors.push_back(whole_file_error(dir, problem));
             return failed;
         }
+    }
     std::string list_error;
     auto names = list_config_files(dir, list_error);
     if (!names) {
@@ -185,12 +195,23 @@ LoadResult load_config_dir(const std::string& dir, const LoadOptions& options) {
         std::string path = !dir.empty() && dir.back() == '/' ? dir + name : dir + "/" + name;
         files.push_back(path);
         std::string read_error;
-        auto text = read_config_file(path, options, read_error);
+        if (options.check_permissions)
+            read_error = config_detail::untrusted_directory_on_the_way(path); // a link's way, too
+        std::optional<std::string> text;
+        if (read_error.empty())
+            text = read_config_file(path, options, read_error);
         if (!text) {
             errors.push_back(whole_file_error(path, read_error));
             continue; // keep checking the other files, so one run shows every problem
         }
         parse_text(*text, path, entries, errors);
+        if (entries.pfs.size() + entries.devices.size() + entries.mdevs.size() > kMaxEntries) {
+            errors.push_back(whole_file_error(
+                path, "with this file the directory declares more than " + std::to_string(kMaxEntries) +
+                          " entries ([[pf]], [[device]], [[mdev]]; the limit); not reading further"));
+            entries = ParsedEntries{}; // nothing to cross-check: the load has failed
+            break;
+        }
     }
     return finish(std::move(entries), std::move(files), std::move(errors));
 }

@@ -1,6 +1,7 @@
 #include "config/toml_guard.hpp"
 
 #include <cstdio>
+#include <string>
 
 namespace hostdevd::config_detail {
 
@@ -39,12 +40,154 @@ char32_t decode_utf8(std::string_view text, size_t pos) {
     return c >= 0x110000 ? 0xFFFD : c;
 }
 
+struct Position {
+    uint32_t line = 0;
+    uint32_t column = 0;
+};
+
+UnsafeText error_at(Position at, std::string message) {
+    return UnsafeText{at.line, at.column, std::move(message)};
+}
+
+// The document's shape, from the characters outside strings and comments: where keys are (at the start of
+// a line, in a table header, after `{` or `,` in an inline table), how many parts each has, how deep
+// arrays and inline tables nest, how many keys and tables there are. Only as much TOML as that takes;
+// anything malformed is toml++'s to report, and none of it can make a count too small.
+class Shape {
+public:
+    explicit Shape(const TomlLimits& limits) : limits_(limits) {}
+
+    // A string starts here: in a key position it is a quoted key part.
+    void string_starts(Position at) {
+        if (in_key())
+            key_part(at);
+    }
+
+    std::optional<UnsafeText> next(char c, Position at) {
+        if (c == ' ' || c == '\t' || c == '\r')
+            return std::nullopt;
+        if (c == '\n') {
+            parts_ = 0;
+            in_header_ = false; // a table header ends on its line (toml++ reports one that does not)
+            if (stack_.empty())
+                in_value_ = false;
+            return std::nullopt;
+        }
+        return in_key() ? key_character(c, at) : value_character(c, at);
+    }
+
+private:
+    bool in_key() const { return stack_.empty() ? !in_value_ : stack_.back() == '{' && expect_key_; }
+
+    void key_part(Position at) {
+        if (parts_ == 0) {
+            parts_ = 1;
+            key_start_ = at;
+        }
+    }
+
+    std::optional<UnsafeText> key_character(char c, Position at) {
+        switch (c) {
+        case '.':
+            key_part(at);
+            if (++parts_ > limits_.max_key_parts)
+                return error_at(key_start_,
+                                "this key has more than " + std::to_string(limits_.max_key_parts) +
+                                    " parts (dotted keys and table names are limited to " +
+                                    std::to_string(limits_.max_key_parts) + "; hostdevd's settings need 3)");
+            return std::nullopt;
+        case '=':
+            parts_ = 0;
+            if (++keys_ > limits_.max_keys)
+                return error_at(at, "more than " + std::to_string(limits_.max_keys) +
+                                        " keys in one file (the limit); split the configuration into "
+                                        "several files");
+            if (stack_.empty())
+                in_value_ = true;
+            else
+                expect_key_ = false;
+            return std::nullopt;
+        case '[':
+            // A table header (`[[` sends its second bracket here with in_header_ already set).
+            if (stack_.empty() && !in_header_) {
+                in_header_ = true;
+                return count_table(at);
+            }
+            return std::nullopt;
+        case ']':
+            in_header_ = false;
+            parts_ = 0;
+            return std::nullopt;
+        case '}': // `{}`, or `{ a = 1, }`
+            if (!stack_.empty())
+                stack_.pop_back();
+            expect_key_ = false;
+            parts_ = 0;
+            return std::nullopt;
+        case ',':
+            parts_ = 0;
+            return std::nullopt;
+        default:
+            key_part(at); // a bare key's character (anything else is toml++'s syntax error)
+            return std::nullopt;
+        }
+    }
+
+    std::optional<UnsafeText> value_character(char c, Position at) {
+        switch (c) {
+        case '[':
+        case '{':
+            if (stack_.size() >= limits_.max_nesting)
+                return error_at(at, "arrays and inline tables are nested more than " +
+                                        std::to_string(limits_.max_nesting) + " deep here (the limit)");
+            stack_.push_back(c);
+            if (c == '{') {
+                expect_key_ = true;
+                return count_table(at);
+            }
+            return std::nullopt;
+        case ']':
+        case '}':
+            if (!stack_.empty())
+                stack_.pop_back();
+            expect_key_ = false; // after a value of the enclosing table or array
+            return std::nullopt;
+        case ',':
+            expect_key_ = !stack_.empty() && stack_.back() == '{';
+            return std::nullopt;
+        default:
+            return std::nullopt;
+        }
+    }
+
+    std::optional<UnsafeText> count_table(Position at) {
+        if (++tables_ > limits_.max_tables)
+            return error_at(at, "more than " + std::to_string(limits_.max_tables) +
+                                    " tables in one file (the limit); split the configuration into several "
+                                    "files");
+        return std::nullopt;
+    }
+
+    const TomlLimits& limits_;
+    std::string stack_;       // open `[` and `{` of the value being read
+    bool in_value_ = false;   // after a top-level `=`, until the value's line ends
+    bool in_header_ = false;  // inside `[...]` or `[[...]]` at the start of a line
+    bool expect_key_ = false; // in an inline table: a key comes next
+    unsigned parts_ = 0;      // parts of the key being read so far (0: none started)
+    Position key_start_;
+    size_t keys_ = 0;
+    size_t tables_ = 0;
+};
+
 class Scanner {
 public:
-    explicit Scanner(std::string_view text) : text_(text) {}
+    Scanner(std::string_view text, const TomlLimits& limits) : text_(text), limits_(limits), shape_(limits) {}
 
     std::optional<UnsafeText> run() {
         while (pos_ < text_.size()) {
+            if (pos_ >= limits_.max_bytes)
+                return unsafe("the file goes on past " + std::to_string(limits_.max_bytes) +
+                              " bytes here (the limit); configuration files are a few kilobytes");
             char c = text_[pos_];
             // Inside strings too: toml++ may read past a quote it does not take as the start of a string
             // (`a = 0000"...`) and test those characters for whitespace. Comments are never tested.
@@ -63,28 +206,43 @@ public:
             case Context::Normal:
                 if (is_non_ascii(c))
                     return unsafe("non-ASCII character outside a string or comment");
-                if (c == '#')
+                if (c == '#') {
                     context_ = Context::Comment;
-                else if (c == '"')
-                    context_ = opens_triple('"') ? Context::MultiLineBasic : Context::BasicString;
-                else if (c == '\'')
-                    context_ = opens_triple('\'') ? Context::MultiLineLiteral : Context::LiteralString;
+                } else if (c == '"' || c == '\'') {
+                    shape_.string_starts(here());
+                    if (c == '"')
+                        context_ = opens_triple('"') ? Context::MultiLineBasic : Context::BasicString;
+                    else
+                        context_ = opens_triple('\'') ? Context::MultiLineLiteral : Context::LiteralString;
+                } else if (auto problem = shape_.next(c, here())) {
+                    return problem;
+                }
                 break;
             case Context::Comment:
-                if (c == '\n')
+                if (c == '\n') {
                     context_ = Context::Normal;
+                    continue; // the newline ends a line of the document too
+                }
                 break;
             case Context::BasicString:
                 if (c == '\\') {
                     if (escapes_non_ascii())
                         return unsafe(kNonAsciiEscape);
                     advance(); // the escaped character
-                } else if (c == '"' || c == '\n')
-                    context_ = Context::Normal; // a newline here is toml++'s syntax error to report
+                } else if (c == '"') {
+                    context_ = Context::Normal;
+                } else if (c == '\n') {
+                    context_ = Context::Normal; // toml++'s syntax error to report; the line ends here
+                    continue;
+                }
                 break;
             case Context::LiteralString:
-                if (c == '\'' || c == '\n')
+                if (c == '\'') {
                     context_ = Context::Normal;
+                } else if (c == '\n') {
+                    context_ = Context::Normal;
+                    continue;
+                }
                 break;
             case Context::MultiLineBasic:
                 if (c == '\\') {
@@ -166,8 +324,11 @@ private:
     }
 
     UnsafeText unsafe(std::string message) const { return UnsafeText{line_, column_, std::move(message)}; }
+    Position here() const { return Position{line_, column_}; }
 
     std::string_view text_;
+    const TomlLimits& limits_;
+    Shape shape_;
     size_t pos_ = 0;
     uint32_t line_ = 1;
     uint32_t column_ = 1;
@@ -176,8 +337,8 @@ private:
 
 } // namespace
 
-std::optional<UnsafeText> find_unsafe_text(std::string_view text) {
-    return Scanner(text).run();
+std::optional<UnsafeText> find_unsafe_text(std::string_view text, const TomlLimits& limits) {
+    return Scanner(text, limits).run();
 }
 
 } // namespace hostdevd::config_detail

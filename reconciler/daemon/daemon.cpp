@@ -117,8 +117,8 @@ int Daemon::run() {
 
     inotify_fd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (inotify_fd_ >= 0 && inotify_add_watch(inotify_fd_, options_.config_dir.c_str(),
-                                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                                                  IN_DELETE | IN_ATTRIB) >= 0)
+                                              IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM |
+                                                  IN_CREATE | IN_DELETE | IN_ATTRIB) >= 0)
         loop_.watch(inotify_fd_, [this] { on_config_change(); });
     else
         spdlog::warn("not watching {} for changes: {}", options_.config_dir, std::strerror(errno));
@@ -204,29 +204,62 @@ void Daemon::reconcile_now() {
     request_pass(std::chrono::milliseconds(0));
 }
 
+// A Describe() or Plan() answer was made or used: they are kept until unused for kAnswerCacheIdle. One
+// timer at a time, and none on a daemon nobody asks (benchmark B6: an idle daemon does not wake up).
+void Daemon::answers_used() {
+    answers_last_used_ = EventLoop::Clock::now();
+    if (!answers_release_timer_)
+        release_answers_later(kAnswerCacheIdle);
+}
+
+void Daemon::release_answers_later(std::chrono::milliseconds delay) {
+    answers_release_timer_ = loop_.after(delay, [this] {
+        answers_release_timer_.reset();
+        auto unused = std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::Clock::now() -
+                                                                            answers_last_used_);
+        if (unused >= kAnswerCacheIdle) {
+            described_.reset();
+            plan_rows_.reset();
+        } else {
+            release_answers_later(kAnswerCacheIdle - unused);
+        }
+    });
+}
+
 std::vector<PlanRow> Daemon::plan_rows() {
-    std::vector<PlanRow> rows;
-    std::vector<Action> actions = plan().actions;
-    // On VFs that do not exist yet: "(after the VFs appear)"; none after a VF count the gate holds back.
-    for (Action& a : future_actions(plan(), desired_, observed_, gate_.held_indexes()))
-        actions.push_back(std::move(a));
-    for (size_t i = 0; i < actions.size(); ++i) {
-        const Action& a = actions[i];
-        std::string detail;
-        for (const auto& w : a.writes)
-            detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
-        if (!a.module.empty())
-            detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
-        // An action the gate holds back is not what the next pass does: it shows the hold instead.
-        const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
-        rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
-                          hold ? to_string(hold->state) : to_string(a.verdict),
-                          hold ? hold->reason : a.reason, detail);
+    if (!plan_rows_) {
+        std::vector<PlanRow> rows;
+        std::vector<Action> actions = plan().actions;
+        // On VFs that do not exist yet: "(after the VFs appear)"; none after a VF count the gate holds back.
+        for (Action& a : future_actions(plan(), desired_, observed_, gate_.held_indexes()))
+            actions.push_back(std::move(a));
+        for (size_t i = 0; i < actions.size(); ++i) {
+            const Action& a = actions[i];
+            std::string detail;
+            for (const auto& w : a.writes)
+                detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
+            if (!a.module.empty())
+                detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
+            // An action the gate holds back is not what the next pass does: it shows the hold instead.
+            const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
+            rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
+                              hold ? to_string(hold->state) : to_string(a.verdict),
+                              hold ? hold->reason : a.reason, detail);
+        }
+        plan_rows_ = std::move(rows);
     }
-    return rows;
+    answers_used();
+    return *plan_rows_;
 }
 
 std::string Daemon::describe() {
+    if (!described_)
+        described_ = make_description();
+    answers_used();
+    return *described_;
+}
+
+std::string Daemon::make_description() const {
     nlohmann::json devices = nlohmann::json::array();
     for (const auto& [a, v] : views_.devices)
         devices.push_back(to_json(v));
@@ -565,6 +598,9 @@ void Daemon::plan_for_pass(bool full, const ObservedChanges& changes) {
 }
 
 void Daemon::publish() {
+    // What Describe() and Plan() say is what was last published: made again on the next call.
+    described_.reset();
+    plan_rows_.reset();
     // Views follow the plan's changes and the failures that came or went since the last publish; the
     // bus objects are compared only where the views were re-derived (all of them after a rebuild).
     const bool rebuilt = views_stale_;
@@ -778,11 +814,22 @@ void Daemon::on_config_change() {
     }
     if (!relevant)
         return;
-    // Editors write in several steps; wait for the directory to be quiet briefly before reloading.
+    // Editors write in several steps: load once the directory has settled (daemon/config_settle.hpp).
+    settle_config(ConfigSettle::kQuiet);
+}
+
+// Looks at the directory `delay` from now (a later change moves the look), and loads it once it has
+// settled: no file in force missing (for up to 2 s), and the same on two looks.
+void Daemon::settle_config(std::chrono::milliseconds delay) {
     if (reload_timer_)
         loop_.cancel(*reload_timer_);
-    reload_timer_ = loop_.after(std::chrono::milliseconds(100), [this] {
+    reload_timer_ = loop_.after(delay, [this] {
         reload_timer_.reset();
+        if (config_settle_.look(stamp_config_dir(options_.config_dir), desired_.files,
+                                EventLoop::Clock::now()) == ConfigSettle::Verdict::LookAgain) {
+            settle_config(ConfigSettle::kQuiet);
+            return;
+        }
         try {
             reload();
         } catch (const sdbus::Error&) {

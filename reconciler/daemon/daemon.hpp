@@ -9,8 +9,10 @@
 #include "daemon/apply_worker.hpp"
 #include "daemon/bus_objects.hpp"
 #include "daemon/claims_watcher.hpp"
+#include "daemon/config_settle.hpp"
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
+#include "daemon/systemd_module_loader.hpp"
 #include "gate/gate.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
@@ -37,6 +39,9 @@ class IConnection;
 }
 
 namespace hostdevd {
+
+// Describe()'s and Plan()'s answers are freed when no call has used them for this long.
+inline constexpr std::chrono::milliseconds kAnswerCacheIdle{10'000};
 
 struct DaemonOptions {
     std::string config_dir = "/etc/hostdevd";
@@ -79,6 +84,7 @@ private:
     const Plan& plan() const { return planned_.plan(); }
     void on_signal();
     void on_config_change();
+    void settle_config(std::chrono::milliseconds delay);
     void check_stuck_write();
     void publish();
     void notify_ready_once();
@@ -92,12 +98,16 @@ private:
     void merge_failures();
     GateTime gate_now() const;
     ManagerView manager_view() const;
+    std::string make_description() const;
+    void answers_used();
+    void release_answers_later(std::chrono::milliseconds delay);
 
     DaemonOptions options_;
     SysfsLayout layout_;
     EventLoop loop_;
     SysfsWriter writer_;
-    ModprobeLoader modules_;
+    ModprobeLoader modprobe_; // when no systemd is on the bus to ask (systemd_module_loader.hpp)
+    SystemdModuleLoader modules_{modprobe_, layout_.sys("module")};
     FreshClaims fresh_claims_{layout_}; // the worker's re-check of consumers' claims
     HookRunner hooks_;                  // <config dir>/hooks.d, run on the worker
     std::unique_ptr<ApplyWorker> worker_;
@@ -139,6 +149,13 @@ private:
     std::map<std::string, std::string> held_logged_;
     std::optional<EventLoop::TimerId> retry_timer_;
     EventLoop::Clock::time_point clock_origin_ = EventLoop::Clock::now();
+    // Describe() and Plan() answer what was last published, made once per publish() and then copied: a
+    // flood of calls (anyone may make them) costs one serialisation per change of state, not one per
+    // call (docs/dbus.md). Freed when no call came for kAnswerCacheIdle (a big host's text is megabytes).
+    std::optional<std::string> described_;
+    std::optional<std::vector<PlanRow>> plan_rows_;
+    EventLoop::Clock::time_point answers_last_used_{};
+    std::optional<EventLoop::TimerId> answers_release_timer_;
     // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
     // enabling its VFs (stale_retry_): see Daemon::pass.
     std::set<std::string> read_for_enable_;
@@ -159,6 +176,7 @@ private:
     bool pass_wanted_while_busy_ = false;
     std::optional<EventLoop::TimerId> stuck_timer_;
     std::optional<EventLoop::TimerId> reload_timer_;
+    ConfigSettle config_settle_; // when an edited directory is ready to be loaded
     std::optional<EventLoop::TimerId> holder_poll_timer_;
 
     // event sources

@@ -132,14 +132,18 @@ bool permission_error(int error) {
     return error == EACCES || error == EPERM;
 }
 
-// Whether this process may read every process's fd links: ptrace_may_access(PTRACE_MODE_READ_FSCREDS)
-// needs CAP_SYS_PTRACE for other users' (and non-dumpable) processes (fs/proc/fd.c, kernel/ptrace.c).
+// Whether this process may read every process's open files: listing another user's /proc/<pid>/fd (mode
+// 0500, owned by that user) needs CAP_DAC_READ_SEARCH (or CAP_DAC_OVERRIDE), and its links and fdinfo need
+// ptrace_may_access(PTRACE_MODE_READ_FSCREDS), that is CAP_SYS_PTRACE for other users', undumpable and more
+// privileged processes (fs/proc/fd.c, kernel/ptrace.c; shown on 6.1 by tests/vm kernel-proc-access). With
+// CAP_SYS_PTRACE alone another user's guest would be unreadable, and must not be taken for a hidden one.
 bool can_read_every_process() {
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
     if (::syscall(SYS_capget, &header, data) != 0)
         return false;
-    return (data[CAP_SYS_PTRACE / 32].effective & (1u << (CAP_SYS_PTRACE % 32))) != 0;
+    auto has = [&data](int cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+    return has(CAP_SYS_PTRACE) && (has(CAP_DAC_READ_SEARCH) || has(CAP_DAC_OVERRIDE));
 }
 
 // What one process holds, before it is named.
@@ -268,14 +272,14 @@ HolderIndex scan_vfio_holders(const SysfsLayout& layout) {
         }
     }
     if (!unreadable.empty() && can_read_every_process()) {
-        // With CAP_SYS_PTRACE nothing but a security policy about those very processes (an LSM, or a
-        // sandbox's own init) keeps them from us: they are left out, and said so.
+        // With CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH nothing but a security policy about those very
+        // processes (an LSM, or a sandbox's own init) keeps them from us: they are left out, and said so.
         spdlog::debug("holders: {} processes hide their open files despite CAP_SYS_PTRACE ({}, first {}); "
                       "not counted",
                       unreadable.size(), errno_name(unreadable_error), unreadable.front());
     } else if (!unreadable.empty()) {
-        // Without the privilege (a user's hostdevctl, a unit without CAP_SYS_PTRACE) every other user's VMM
-        // would be invisible: unknown counts as in use.
+        // Without the privilege (a user's hostdevctl, a unit without CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH)
+        // every other user's VMM would be invisible: unknown counts as in use.
         spdlog::debug("holders: the open files of {} processes cannot be read: {}", unreadable.size(),
                       errno_name(unreadable_error));
         std::string who = unreadable.front();

@@ -137,7 +137,19 @@ int Holders::simulate_fds(pid_t pid, const std::string& scratch, const HoldOptio
         }
         write_text(scratch + "/fdinfo/" + n, fds[i].fdinfo);
     }
-    ::chmod((scratch + "/fd").c_str(), 0500); // as proc_fd_inode: dr-x------
+    // As the kernel shows a dumpable process's tables (fs/proc/base.c, task_dump_owner): its own user's,
+    // fd dr-x------ and fdinfo dr-xr-xr-x, so root lists another user's guest only with
+    // CAP_DAC_READ_SEARCH (tests/vm kernel-proc-access). What simhost cannot show: reading the links and
+    // fdinfo also takes CAP_SYS_PTRACE there (ptrace_may_access); here they are plain files.
+    for (const char* dir : {"fd", "fdinfo"}) {
+        const std::string path = scratch + "/" + dir;
+        ::chmod(path.c_str(), std::string(dir) == "fd" ? 0500 : 0555);
+        if (options.uid >= 0 &&
+            ::chown(path.c_str(), static_cast<uid_t>(options.uid), static_cast<gid_t>(options.uid)) < 0) {
+            error = "chown " + path + ": " + std::strerror(errno);
+            return -EIO;
+        }
+    }
     for (const char* dir : {"fd", "fdinfo"}) {
         const std::string target = "/proc/" + std::to_string(pid) + "/" + dir;
         if (::mount((scratch + "/" + dir).c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0) {
@@ -291,6 +303,9 @@ int holder_main(int argc, char** argv) {
             std::printf("%d cannot become uid %ld: %s\n", err, uid, std::strerror(err));
             return 1;
         }
+        // A real guest changes user and then executes QEMU (libvirt's virCommand), which makes it
+        // dumpable again; setresuid() alone left this one undumpable (its /proc files root's).
+        ::prctl(PR_SET_DUMPABLE, 1);
     }
     ::prctl(PR_SET_NAME, argv[2]); // /proc/PID/comm, truncated to 15 characters like any comm
     std::printf("ready\n");

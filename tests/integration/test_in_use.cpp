@@ -302,6 +302,43 @@ TEST_CASE("nvme: nobody's O_PATH fd on a VFIO node and /dev/null bound over one 
     CHECK(testing::trimmed(numvfs[1].at("value")) == "1");
 }
 
+// The reason `hostdevctl plan` gives for the blocked VF-count change of `pf`, run as root with exactly
+// the capabilities `caps` (setpriv's bounding set: uid 0 gets those and no others, as a unit's
+// CapabilityBoundingSet= gives hostdevd).
+std::string blocked_with_caps(const ConfigDir& conf, const std::string& pf, const std::string& caps) {
+    auto c = testing::run({"timeout", "30", "setpriv", "--bounding-set=-all," + caps, "--",
+                           testing::hostdevctl(), "plan", "--json", "--config-dir", conf.path()});
+    INFO("plan with " << caps << ": " << c.err);
+    REQUIRE((c.exit_code == 0 || c.exit_code == 3 || c.exit_code == 4));
+    const auto plan = nlohmann::json::parse(c.out);
+    for (const auto& a : plan.at("actions"))
+        if (a.at("object") == pf && a.at("action") == "set-numvfs" && a.at("verdict") == "blocked")
+            return a.at("reason");
+    return "not blocked: " + plan.at("actions").dump();
+}
+
+TEST_CASE("nvme: another user's guest is named with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH and counts as "
+          "in use without either",
+          "[qemu-nvme]") {
+    ConfigDir conf;
+    conf.write("10-vfs.toml", vfio_config(kNvmePf, 2));
+    REQUIRE(apply(conf).exit_code == 0);
+    // A guest of libvirt's as QEMU keeps it (container, group, device fd): uid 64055, its /proc/PID/fd its
+    // own (0500), the VF's enable count 1.
+    const std::string pid = hold({"0000:01:00.2", "--device", "--uid", "64055"});
+    conf.write("10-vfs.toml", vfio_config(kNvmePf, 1));
+    CHECK_THAT(blocked_with_caps(conf, kNvmePf, "+sys_ptrace,+dac_read_search"),
+               Catch::Contains("in use: pid " + pid + " uid 64055 (qemu-system-x86)"));
+    // Listing another user's fd table takes the DAC capability (reading its links the ptrace one, which
+    // simhost's plain links cannot show: tests/vm kernel-proc-access does). With CAP_SYS_PTRACE alone the
+    // guest cannot be seen, and unknown counts as in use. Before, CAP_SYS_PTRACE alone passed for "able to
+    // read everything", and the unreadable guest was skipped as one a security policy hides.
+    CHECK_THAT(blocked_with_caps(conf, kNvmePf, "+sys_ptrace"),
+               Catch::Contains("pid " + pid +
+                               " uid 64055 (qemu-system-x86) cannot be read (EACCES; unknown "
+                               "counts as in use)"));
+}
+
 TEST_CASE("nvme: a write stuck in the kernel ends apply with a failure naming the write", "[qemu-nvme]") {
     ConfigDir conf;
     conf.write("10-vfs.toml", vfio_config(kNvmePf, 2));

@@ -9,6 +9,7 @@
 #include <libudev.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <vector>
 
@@ -161,6 +162,21 @@ TEST_CASE("hold starts a process that keeps /dev/vfio open and looks like a gues
     REQUIRE(ctl("release " + std::to_string(pid)).status == 0);
     CHECK(::kill(pid, 0) < 0);
     CHECK(ctl("release " + std::to_string(pid)).status == 1);
+}
+
+TEST_CASE("a holder of another user owns its /proc/PID/fd as an executed guest does") {
+    bind_vf0_to_vfio_pci();
+    const auto held = ctl("hold 100 --uid 64055");
+    REQUIRE(held.status == 0);
+    // libvirt's qemu runs as libvirt-qemu after exec, dumpable: its fd tables are its own, fd 0500 (which
+    // root lists only with CAP_DAC_READ_SEARCH) and fdinfo 0555, as 6.1 shows (tests/vm kernel-proc-access).
+    for (const auto& [dir, mode] : {std::pair{"/fd", 0500}, std::pair{"/fdinfo", 0555}}) {
+        const std::string path = "/proc/" + std::to_string(std::stoi(held.output)) + dir;
+        struct stat st {};
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        CHECK(st.st_uid == 64055);
+        CHECK(static_cast<int>(st.st_mode & 07777) == mode);
+    }
 }
 
 TEST_CASE("hold with a custom name and a killed holder frees the group") {

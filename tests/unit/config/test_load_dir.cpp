@@ -157,3 +157,90 @@ TEST_CASE("files writable by group or other, or not owned by root, are refused")
         CHECK(load_config_dir(dir.path(), LoadOptions{.check_permissions = false}).ok());
     }
 }
+
+TEST_CASE("every directory on the way to a file (a symbolic link's way included) must be root's") {
+    // These tests need root: they chown directories to nobody. Fail loudly instead of skipping.
+    REQUIRE(geteuid() == 0);
+    TempDir top; // root-owned 0700, in the sticky /tmp
+    const std::string conf = top.path() + "/conf", elsewhere = top.path() + "/elsewhere";
+    REQUIRE(mkdir(conf.c_str(), 0755) == 0);
+    REQUIRE(mkdir(elsewhere.c_str(), 0755) == 0);
+    const std::string target = elsewhere + "/nics.toml";
+    { std::ofstream(target) << kGoodNics; }
+    REQUIRE(chmod(target.c_str(), 0644) == 0);
+    REQUIRE(symlink(target.c_str(), (conf + "/10-nics.toml").c_str()) == 0);
+    REQUIRE(load_config_dir(conf).ok()); // root's file behind a link, all the way root's
+
+    SECTION("the link's target directory belongs to a user, who could swap the file") {
+        REQUIRE(chown(elsewhere.c_str(), 65534, 65534) == 0);
+        auto result = load_config_dir(conf);
+        CHECK_FALSE(result.ok());
+        CHECK(messages(result) ==
+              std::vector<std::string>{conf + "/10-nics.toml: the directory " + elsewhere +
+                                       " on the way to it is owned by uid 65534, not root, "
+                                       "who could replace it; refusing it"});
+    }
+    SECTION("the target directory is group-writable") {
+        REQUIRE(chmod(elsewhere.c_str(), 0775) == 0);
+        CHECK(messages(load_config_dir(conf)) ==
+              std::vector<std::string>{conf + "/10-nics.toml: the directory " + elsewhere +
+                                       " on the way to it is writable by group/other, who could replace "
+                                       "it; refusing it"});
+    }
+    SECTION("a link on the way sits in a user's directory: the user could point it elsewhere") {
+        const std::string users = top.path() + "/users", hop = users + "/hop";
+        REQUIRE(mkdir(users.c_str(), 0755) == 0);
+        REQUIRE(symlink(elsewhere.c_str(), hop.c_str()) == 0);
+        REQUIRE(chown(users.c_str(), 65534, 65534) == 0);
+        REQUIRE(unlink((conf + "/10-nics.toml").c_str()) == 0);
+        REQUIRE(symlink((hop + "/nics.toml").c_str(), (conf + "/10-nics.toml").c_str()) == 0);
+        auto result = load_config_dir(conf);
+        CHECK_FALSE(result.ok());
+        REQUIRE(result.errors.size() == 1);
+        CHECK(result.errors[0].str() == conf + "/10-nics.toml: the directory " + users +
+                                            " on the way to it is owned by uid 65534, not root, who could "
+                                            "replace it; refusing it");
+    }
+    SECTION("a relative link is followed from its own directory") {
+        REQUIRE(unlink((conf + "/10-nics.toml").c_str()) == 0);
+        REQUIRE(symlink("../elsewhere/./nics.toml", (conf + "/10-nics.toml").c_str()) == 0);
+        CHECK(load_config_dir(conf).ok());
+        REQUIRE(chown(elsewhere.c_str(), 65534, 65534) == 0);
+        CHECK_FALSE(load_config_dir(conf).ok());
+    }
+    SECTION("the configuration directory itself is reached through a user's directory") {
+        const std::string users = top.path() + "/users";
+        REQUIRE(mkdir(users.c_str(), 0755) == 0);
+        REQUIRE(symlink(conf.c_str(), (users + "/conf").c_str()) == 0);
+        REQUIRE(chown(users.c_str(), 65534, 65534) == 0);
+        auto result = load_config_dir(users + "/conf");
+        CHECK(messages(result) == std::vector<std::string>{users + "/conf: the directory " + users +
+                                                           " on the way to it is owned by uid 65534, not "
+                                                           "root, who could replace it; refusing it"});
+    }
+    SECTION("a loop of links is an error, not a hang") {
+        REQUIRE(symlink((conf + "/20-loop.toml").c_str(), (conf + "/20-loop.toml").c_str()) == 0);
+        auto result = load_config_dir(conf);
+        CHECK_FALSE(result.ok());
+        CHECK(messages(result).back() ==
+              conf + "/20-loop.toml: too many levels of symbolic links on the way to it");
+    }
+}
+
+TEST_CASE("a directory declaring more than 10000 entries is refused without comparing them all") {
+    TempDir dir;
+    std::string many = "version = 1\n"; // 3,000 entries: within one file's limits (9,000 keys)
+    for (int i = 0; i < 3000; ++i)
+        many += "[[device]]\nmatch = { address = \"0000:" + std::to_string(10 + i / 64) + ":" +
+                std::to_string(10 + i / 8 % 8) + "." + std::to_string(i % 8) +
+                "\" }\ndriver = \"vfio-pci\"\n";
+    for (const char* name : {"10-a.toml", "20-b.toml", "30-c.toml", "40-d.toml"})
+        dir.write(name, many);
+    auto result = load_config_dir(dir.path(), LoadOptions{.check_permissions = false});
+    CHECK_FALSE(result.ok());
+    CHECK(messages(result) ==
+          std::vector<std::string>{dir.path() +
+                                   "/40-d.toml: with this file the directory declares more than 10000 "
+                                   "entries ([[pf]], [[device]], [[mdev]]; the limit); not reading "
+                                   "further"});
+}

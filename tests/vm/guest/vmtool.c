@@ -16,18 +16,31 @@
  *                             then close the group and the container fds and keep only the device
  *                             fd (its /proc/PID/fd link reads anon_inode:[vfio-device]) until
  *                             killed. Prints the failing step and errno name on failure, exits 1.
+ *   vmtool hold-undumpable PATH READY
+ *                             hold, after prctl(PR_SET_DUMPABLE, 0): /proc/PID/fd is then root's and
+ *                             ptrace_may_access() needs CAP_SYS_PTRACE even for the same uid.
+ *   vmtool probe [--fsuid UID:GID] PATH
+ *                             what this process may see at PATH: a directory is listed (prints OK N
+ *                             with N entries), a symbolic link is read (OK TARGET), anything else is
+ *                             opened and read (OK); else the errno name. With --fsuid, setfsgid(GID)
+ *                             and setfsuid(UID) first (file system credentials only, this thread).
+ *   vmtool probe-write PATH   open(PATH, O_WRONLY): OK or the errno name (nothing is written).
  *
  * Exit status: 0 when the call was made (whatever its result, except for hold), 2 on bad usage.
  * Built by tests/vm/run.sh with the host's compiler; the guest runs the host's userland.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static size_t unescape(const char* in, char* out) {
@@ -117,7 +130,85 @@ static int hold_device_fd(const char* group_path, const char* device, const char
         pause();
 }
 
+static int probe(const char* path) {
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        printf("%s\n", errno_name(errno));
+        return 0;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0) {
+            printf("%s\n", errno_name(errno));
+            return 0;
+        }
+        target[n] = '\0';
+        printf("OK %s\n", target);
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR* dir = opendir(path);
+        if (!dir) {
+            printf("%s\n", errno_name(errno));
+            return 0;
+        }
+        int entries = 0;
+        errno = 0;
+        while (readdir(dir))
+            entries++;
+        if (errno)
+            printf("%s\n", errno_name(errno));
+        else
+            printf("OK %d\n", entries);
+        closedir(dir);
+        return 0;
+    }
+    int fd = open(path, O_RDONLY);
+    char buf[256];
+    if (fd < 0 || read(fd, buf, sizeof buf) < 0)
+        printf("%s\n", errno_name(errno));
+    else
+        printf("OK\n");
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 3 && strcmp(argv[1], "probe") == 0)
+        return probe(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "--fsuid") == 0) {
+        unsigned uid, gid;
+        if (sscanf(argv[3], "%u:%u", &uid, &gid) != 2)
+            return 2;
+        setfsgid(gid);
+        setfsuid(uid);
+        if ((unsigned)setfsuid(-1) != uid || (unsigned)setfsgid(-1) != gid) {
+            printf("setfsuid:EPERM\n"); /* the calls return the previous id; a refused one leaves it */
+            return 0;
+        }
+        return probe(argv[4]);
+    }
+    if (argc == 3 && strcmp(argv[1], "probe-write") == 0) {
+        int fd = open(argv[2], O_WRONLY);
+        printf("%s\n", fd < 0 ? errno_name(errno) : "OK");
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "hold-undumpable") == 0) {
+        if (prctl(PR_SET_DUMPABLE, 0) < 0)
+            return step_failed("prctl");
+        int fd = open(argv[2], O_RDWR);
+        if (fd < 0) {
+            printf("%s\n", errno_name(errno));
+            return 1;
+        }
+        signal_ready(argv[3]);
+        for (;;)
+            pause();
+    }
     if (argc == 4 && strcmp(argv[1], "write") == 0) {
         char* buf = malloc(strlen(argv[3]) + 1);
         size_t len = unescape(argv[3], buf);
@@ -158,6 +249,7 @@ int main(int argc, char** argv) {
         return hold_device_fd(argv[2], argv[3], argv[4]);
     fprintf(stderr,
             "usage: vmtool write PATH VALUE | open PATH | hold PATH READY_FILE | opath PATH READY_FILE"
-            " | devfd GROUP DEVICE READY_FILE\n");
+            " | devfd GROUP DEVICE READY_FILE | hold-undumpable PATH READY_FILE"
+            " | probe [--fsuid UID:GID] PATH | probe-write PATH\n");
     return 2;
 }

@@ -128,6 +128,19 @@ start_holder() {
     HOLDER_PID=$!
     wait_until 10 "a holder of $1" test -e "$ready"
 }
+# start_user_holder PATH: a guest as libvirt runs it: the node given to uid 64055 (libvirt-qemu's), opened
+# by a process of that uid, executed after the change of user. Sets HOLDER_PID.
+start_user_holder() {
+    ready=/tmp/holder.$$.ready
+    rm -f "$ready"
+    chown 64055:64055 "$1"
+    setpriv --reuid=64055 --regid=64055 --clear-groups "$VM_TOOL" hold "$1" "$ready" >/tmp/holder.$$.out 2>&1 &
+    HOLDER_PID=$!
+    saved_detail=$WAIT_DETAIL
+    WAIT_DETAIL="cat /tmp/holder.$$.out"
+    wait_until 10 "a uid 64055 holder of $1" test -e "$ready"
+    WAIT_DETAIL=$saved_detail
+}
 # start_devfd_holder GROUP_PATH DEVICE: a process that keeps only a VFIO device fd of DEVICE (a PCI
 # address or mdev UUID), obtained through GROUP_PATH, the group and container fds closed again.
 # Sets HOLDER_PID.

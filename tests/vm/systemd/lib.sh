@@ -52,6 +52,53 @@ security_figure() {
     fact security "$figure"
 }
 
+# mount_option PID MOUNTPOINT: rw or ro, as PID's mount namespace has MOUNTPOINT (the last mount there
+# wins: systemd stacks a unit's ReadOnlyPaths=/ReadWritePaths= on top of each other).
+mount_option() {
+    awk -v m="$2" '$5 == m { split($6, o, ","); opt = o[1] } END { print opt }' "/proc/$1/mountinfo"
+}
+
+# sandbox_in_force SCENARIO: what the unit's hardening promises (docs/security.md), as the running
+# hostdevd has it: no CAP_SYS_MODULE (bounding set: only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE), /sys
+# read-only but for the paths it writes, /sys/devices/system and /proc read-only, the resource limits.
+sandbox_in_force() {
+    pid=$(unit_prop "$UNIT" MainPID)
+    bnd=$(awk '/^CapBnd:/ { print $2 }' "/proc/$pid/status")
+    # CAP_DAC_READ_SEARCH is bit 2, CAP_SYS_PTRACE bit 19 (linux/capability.h)
+    [ "$bnd" = 0000000000080004 ] || fail "hostdevd's capability bounding set is $bnd, expected 0000000000080004 (CAP_DAC_READ_SEARCH CAP_SYS_PTRACE)"
+    views=
+    for m in /sys:ro /sys/devices:rw /sys/devices/system:ro /sys/bus/pci/drivers:rw /sys/bus/pci/drivers_probe:rw /proc:ro; do
+        got=$(mount_option "$pid" "${m%%:*}")
+        views="$views ${m%%:*}=$got"
+        [ "$got" = "${m##*:}" ] || fail "${m%%:*} is '$got' in hostdevd's mount namespace, expected ${m##*:}"
+    done
+    # Not only the mount options: a write outside what hostdevd writes fails in its mount namespace. Each
+    # write puts back the value already there, so where it is allowed (main's unit left /proc and /sys
+    # writable) nothing changes; a read-only mount refuses it whoever writes (EROFS). /proc/PID/ entries
+    # are all hostdevd sees of /proc; its own oom_score_adj stands for them.
+    # (/proc/sys is not even there: ProcSubset=pid.)
+    nsenter -t "$pid" -m test -e /proc/sys/kernel && fail "hostdevd's namespace has /proc/sys (ProcSubset=pid not in force)"
+    writes=" /proc/sys: absent;"
+    for f in "/proc/$pid/oom_score_adj" /sys/module/printk/parameters/time \
+        /sys/devices/system/clocksource/clocksource0/current_clocksource /etc/hostname; do
+        nsenter -t "$pid" -m test -e "$f" || fail "$f does not exist in hostdevd's namespace: choose another probe"
+        err=$(nsenter -t "$pid" -m sh -c 'v=$(cat "$1") && printf "%s\n" "$v" >"$1"' sh "$f" 2>&1) && err=written
+        writes="$writes $f: ${err##*: }"
+        case "$err" in *"Read-only file system"*) ;; *) fail "hostdevd's namespace could write $f ($err)" ;; esac
+    done
+    fact sandbox.writes "$writes"
+    [ "$(unit_prop "$UNIT" MemoryMax)" = 268435456 ] || fail "MemoryMax is $(unit_prop "$UNIT" MemoryMax)"
+    [ "$(unit_prop "$UNIT" TasksMax)" = 64 ] || fail "TasksMax is $(unit_prop "$UNIT" TasksMax)"
+    fact sandbox "CapBnd $bnd;$views; MemoryMax 256M, TasksMax 64"
+}
+
+# resource_peaks SCENARIO: the cgroup's memory peak and task count now, for the note (MemoryMax=256M,
+# TasksMax=64 in the unit).
+resource_peaks() {
+    cg=/sys/fs/cgroup/system.slice/$UNIT
+    fact resources "memory.peak $(($(cat "$cg/memory.peak" 2>/dev/null || echo 0) / 1024)) KiB, tasks now $(unit_prop "$UNIT" TasksCurrent) (threads of the main process: $(awk '/^Threads:/ { print $2 }' "/proc/$(unit_prop "$UNIT" MainPID)/status" 2>/dev/null))"
+}
+
 # ready_seconds: when hostdevd became active (READY=1 for Type=notify), in seconds since the kernel
 # started, and since systemd did (the guest's own setup before systemd is not part of a real boot).
 ready_seconds() {

@@ -71,5 +71,7 @@ wait_until 30 "Manager State converged after the registration" manager_state_is 
 # ---- 3. the whole boot's journal
 step "3. journal"
 journal_has_no_sandbox_errors
+sandbox_in_force mdev
+resource_peaks mdev
 security_figure
 step "done"
