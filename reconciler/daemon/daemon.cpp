@@ -218,6 +218,7 @@ ManagerView Daemon::manager_view() const {
     m.config_error = config_error_;
     m.config_files = desired_.files;
     m.last_reconcile_usec = last_reconcile_usec_;
+    m.export_errors = exports_.errors();
     return m;
 }
 
@@ -330,6 +331,7 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
     for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
         const auto& r = report.results[i];
         std::string key = Backoff::key(wave[i]);
+        exports_.count(wave[i], r.outcome); // the metrics' action counters
         switch (r.outcome) {
         case ActionOutcome::Ok:
             backoff_.succeeded(key, now);
@@ -414,6 +416,8 @@ void Daemon::publish() {
                 unpublished_.insert(object);
         update_views(views_, observed_, plan(), failures_, unpublished_);
     }
+    // The [export] files follow the views; written here, they are current before READY=1 too.
+    exports_.refresh(desired_.exports, export_input(), rebuilt || !unpublished_.empty() || wave_unpublished_);
     ManagerView m = manager_view();
     bool changed = false;
     if (publisher_)

@@ -9,6 +9,7 @@
 #include "daemon/backoff.hpp"
 #include "daemon/bus_objects.hpp"
 #include "daemon/event_loop.hpp"
+#include "export/keeper.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
 #include "model/plan.hpp"
@@ -60,6 +61,7 @@ public:
     void reconcile_now() override;
     std::vector<PlanRow> plan_rows() override;
     std::string describe() override;
+    std::vector<ExportDocumentRow> export_documents(const std::string& format, bool all) override;
 
 private:
     bool load_config(std::string& error); // keeps the last good configuration on failure
@@ -80,6 +82,7 @@ private:
     void ping_watchdog(std::chrono::milliseconds interval);
     void watch_blocked_holders();
     ManagerView manager_view() const;
+    ExportInput export_input() const; // daemon_exports.cpp
 
     DaemonOptions options_;
     SysfsLayout layout_;
@@ -108,6 +111,7 @@ private:
     bool views_stale_ = true;
     std::map<std::string, ObjectFailure> published_failures_;
     bool wave_unpublished_ = false; // a wave finished; the next publish() emits Reconciled for it
+    ExportKeeper exports_;          // the [export] files and the action counters of the metrics
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already

@@ -39,11 +39,11 @@ expect_not "complete" -- --help
 expect 2 "unknown command 'stauts'; did you mean status?" -- stauts
 expect 2 "unknown command 'aply'; did you mean apply?" -- aply
 expect 2 "unknown command 'imp'; did you mean import-mdevctl?" -- imp
-expect 2 "unknown command 'xyzzy' (commands: validate, plan, apply, devices, status, import-mdevctl)" -- xyzzy
+expect 2 "unknown command 'xyzzy' (commands: validate, plan, apply, devices, status, export, import-mdevctl)" -- xyzzy
 expect 2 "unknown option --jsno; did you mean --json?" -- plan --jsno
 expect 2 "unknown option --conf; did you mean --config-dir?" -- plan --conf /tmp
 expect 2 "unknown option --sumary; did you mean --summary?" -- status --sumary
-expect 2 "status has no --config-dir option (validate, plan, apply have it)" -- status --config-dir /tmp
+expect 2 "status has no --config-dir option (validate, plan, apply, export have it)" -- status --config-dir /tmp
 expect 2 "import-mdevctl has no --json option" -- import-mdevctl --json
 expect 2 "--state: unknown state 'blokced'; did you mean blocked?" -- status --state blokced
 expect 2 "--state: unknown state 'fialed'; did you mean failed?" -- status --state blocked,fialed
