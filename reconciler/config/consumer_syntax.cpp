@@ -56,6 +56,12 @@ std::string normalize_custom_name(std::string_view text) {
     return upper(out);
 }
 
+// " becomes "NAME", which placement refuses (...)", or without the first part when nothing changed.
+std::string refused(std::string_view text, const std::string& name) {
+    return (name == text ? std::string(" is a name") : " becomes " + quote(name) + ",") +
+           " which placement refuses (A-Z, 0-9 and '_', at most 255 characters)";
+}
+
 // os_resource_classes 1.1.0 (Debian 12) STANDARDS: the classes nova keeps without a CUSTOM_ prefix.
 constexpr std::string_view kStandardResourceClasses[] = {
     "VCPU",
@@ -94,8 +100,7 @@ Parsed<std::string> parse_nova_resource_class(std::string_view text) {
     if (!standard && !starts_with(name, "CUSTOM_"))
         name = normalize_custom_name(text);
     if (!placement_name(name) || name == "CUSTOM_")
-        return SyntaxError{"resource class " + quote(text) + " becomes " + quote(name) +
-                           ", which placement refuses (A-Z, 0-9 and '_', at most 255 characters)"};
+        return SyntaxError{"resource class " + quote(text) + refused(text, name)};
     return name;
 }
 
@@ -109,8 +114,7 @@ Parsed<std::string> parse_nova_trait(std::string_view text) {
             name = normalize_custom_name(text);
     }
     if (!placement_name(name) || name == "CUSTOM_")
-        return SyntaxError{"trait " + quote(text) + " becomes " + quote(name) +
-                           ", which placement refuses (A-Z, 0-9 and '_', at most 255 characters)"};
+        return SyntaxError{"trait " + quote(text) + refused(text, name)};
     return name;
 }
 
