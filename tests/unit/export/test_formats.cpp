@@ -166,7 +166,7 @@ TEST_CASE("libvirt-network: one hostdev network per pool of VFs, managed as host
     CHECK(networks[0].content.rfind(kLibvirtMarker, 0) == 0);
 }
 
-TEST_CASE("libvirt-network: names from [[pool]], escaped in XML; whole devices are left out") {
+TEST_CASE("libvirt-network: names from [[pool]] escaped in XML and whole devices left out") {
     ObservedState observed = default_host();
     observed.devices["0000:00:17.0"] = device("0000:00:17.0", 0x8086, 0xa182, 0x010601, "vfio-pci");
     std::string config = std::regex_replace(std::string(kConfig), std::regex("\"silver\""), "\"a&b--c\"");
@@ -230,7 +230,7 @@ TEST_CASE("sriov-dp: a pool mixing NICs and accelerators, or two pools with one 
                                       "\"a_b\""));
 }
 
-TEST_CASE("prometheus: every family has HELP and TYPE, then its samples; states, counts and counters") {
+TEST_CASE("prometheus: every family has HELP and TYPE, then its samples with states and counts and counters") {
     std::string config =
         std::regex_replace(std::string(kConfig), std::regex("\"pods\""), R"("we\"ird\\pool")");
     Host host(config, default_host());
