@@ -417,7 +417,9 @@ void Daemon::publish() {
         update_views(views_, observed_, plan(), failures_, unpublished_);
     }
     // The [export] files follow the views; written here, they are current before READY=1 too.
-    exports_.refresh(desired_.exports, export_input(), rebuilt || !unpublished_.empty() || wave_unpublished_);
+    if (exports_.wanted(desired_.exports))
+        exports_.refresh(desired_.exports, export_input(),
+                         rebuilt || !unpublished_.empty() || wave_unpublished_);
     ManagerView m = manager_view();
     bool changed = false;
     if (publisher_)

@@ -126,7 +126,9 @@ WriteResult write_file_atomically(const std::string& path, std::string_view cont
 WriteResult sync_directory(const std::string& dir, const std::vector<ExportDocument>& documents,
                            std::string_view marker) {
     WriteResult result;
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir.c_str(), 0755) == 0) {
+        chmod(dir.c_str(), 0755); // the daemon's umask (077) must not hide the networks from their readers
+    } else if (errno != EEXIST) {
         result.error = failure(dir, "cannot create the directory", errno);
         return result;
     }

@@ -21,6 +21,12 @@ public:
     void count(const Action& action, ActionOutcome outcome);
     const ActionCounters& counters() const { return counters_; }
 
+    // False when there is nothing to do at all (no targets now or at the last refresh): the daemon then
+    // skips building the input.
+    bool wanted(const std::vector<ExportTarget>& targets) const {
+        return !targets.empty() || !last_targets_.empty() || !errors_.empty();
+    }
+
     // Brings every target up to date with `input`. `changed` says the views or the plan may differ from
     // the last call; otherwise only a changed manager state or a failed target makes it render again.
     void refresh(const std::vector<ExportTarget>& targets, const ExportInput& input, bool changed);

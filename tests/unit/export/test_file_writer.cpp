@@ -109,7 +109,12 @@ TEST_CASE("a libvirt network directory gets one file per network and loses only 
     const std::string marker = kLibvirtMarker;
     std::vector<ExportDocument> docs = {{"gold", marker + " gold -->\n<network/>\n"},
                                         {"silver", marker + " silver -->\n<network/>\n"}};
-    WriteResult first = sync_directory(networks, docs, marker);
+    WriteResult first;
+    {
+        Umask strict(077); // the daemon's
+        first = sync_directory(networks, docs, marker);
+    }
+    CHECK((stat_of(networks).st_mode & 07777) == 0755);
     REQUIRE(first.error.empty());
     CHECK(first.changed);
     CHECK(names_in(networks) == std::vector<std::string>{"gold.xml", "silver.xml"});

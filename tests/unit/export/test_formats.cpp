@@ -230,7 +230,8 @@ TEST_CASE("sriov-dp: a pool mixing NICs and accelerators, or two pools with one 
                                       "\"a_b\""));
 }
 
-TEST_CASE("prometheus: every family has HELP and TYPE, then its samples with states and counts and counters") {
+TEST_CASE(
+    "prometheus: every family has HELP and TYPE, then its samples with states and counts and counters") {
     std::string config =
         std::regex_replace(std::string(kConfig), std::regex("\"pods\""), R"("we\"ird\\pool")");
     Host host(config, default_host());
