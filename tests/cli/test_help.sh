@@ -48,6 +48,13 @@ expect 2 "import-mdevctl has no --json option" -- import-mdevctl --json
 expect 2 "--state: unknown state 'blokced'; did you mean blocked?" -- status --state blokced
 expect 2 "--state: unknown state 'fialed'; did you mean failed?" -- status --state blocked,fialed
 expect 2 "--pf needs a PCI address such as 0000:3b:00.0, not 'ens1f0'" -- status --pf ens1f0
+# export: the format is required, checked, and suggested when mistyped.
+expect 0 "usage: hostdevctl export FORMAT [OPTIONS]" -- export --help
+expect 0 "libvirt-network" -- export --help
+expect 2 "export needs a FORMAT: nova, libvirt-network, sriov-dp, prometheus" -- export
+expect 2 "unknown export format 'novaa'; did you mean 'nova'?" -- export novaa
+expect 2 "unknown export format 'xml' (nova, libvirt-network, sriov-dp, prometheus)" -- export xml
+expect 2 "unexpected argument 'prometheus'" -- export nova prometheus
 expect 2 "--timeout needs a whole number of SECONDS, not 'soon'" -- apply --timeout soon
 expect 2 "option --json takes no value" -- plan --json=yes
 expect 2 "--summary and --all exclude each other" -- status --summary --all

@@ -345,6 +345,27 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
     for (const char* name : {"hostdev-gold.xml", "fast.xml"})
         CHECK(testing::read_file(dir + "/" + name) == testing::read_file(lab.out.libvirt() + "/" + name));
 
+    // Two pools with one nova alias: that export fails (D-Bus ExportFailed, exit 1, the daemon's
+    // ExportErrors), the others go on.
+    std::string pools =
+        testing::read_file(testing::source_dir() + "/examples/config/lab-consumers/30-pools.toml");
+    const std::string fast = "resource_class = \"CUSTOM_MLX_VF\"";
+    REQUIRE(pools.find(fast) != std::string::npos);
+    pools.replace(pools.find(fast), fast.size(), fast + ", alias = \"gold\"");
+    lab.conf.write("30-pools.toml", pools);
+    REQUIRE(testing::wait_until([&] { return !lab.manager_property("ExportErrors").empty(); }, 15s));
+    CHECK(lab.manager_property("ExportErrors")[0].get<std::string>() ==
+          lab.out.nova() +
+              ": pools \"fast\" and \"gold\" would both be the nova alias \"gold\"; set [pool.nova] "
+              "alias for one of them");
+    auto failed = lab.ctl({"export", "nova"});
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.err.find("would both be the nova alias") != std::string::npos);
+    auto bus_error = testing::busctl(
+        lab.bus, {"call", "io.hostdevd1", kManager, kManagerIface, "Export", "sb", "nova", "false"});
+    CHECK(bus_error.err.find("would both be the nova alias") != std::string::npos);
+    CHECK(lab.ctl({"export", "sriov-dp"}).exit_code == 0);
+
     // Without a daemon (--local), prometheus has no counters; the states are the same.
     auto local = testing::run(
         {testing::hostdevctl(), "export", "prometheus", "--local", "--config-dir", lab.conf.path()});
