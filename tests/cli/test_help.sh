@@ -69,7 +69,7 @@ out=$("$CTL" validate --json --config-dir "$DIR"); got=$?
 if [ $got -ne 0 ] || ! printf '%s' "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["valid"] is True and d["errors"] == [] and d["entries"] == {"pf": 1, "device": 0, "mdev": 0}, d
+assert d["valid"] is True and d["errors"] == [] and d["entries"] == {"pf": 1, "device": 0, "mdev": 0, "pool": 0} and d["exports"] == {}, d
 assert d["files"] == [sys.argv[1] + "/10-ok.toml"], d' "$DIR"; then
     echo "FAIL: validate --json of a valid directory: exit $got, $out"; fail=1
 fi
