@@ -111,6 +111,7 @@ int apply_here(const Invocation& in) {
         for (const auto& r : report.applied)
             applied.push_back(to_json(r));
         std::cout << nlohmann::json{{"result", to_string(report.result)},
+                                    {"reason", report.reason},
                                     {"passes", report.passes},
                                     {"applied", applied},
                                     {"plan", to_json(report.final_plan)}}
@@ -124,7 +125,8 @@ int apply_here(const Invocation& in) {
             render_plan(std::cout, report.final_plan);
         }
         std::cout << "\nresult: " << to_string(report.result) << " after " << report.passes
-                  << (report.passes == 1 ? " pass" : " passes") << '\n';
+                  << (report.passes == 1 ? " pass" : " passes")
+                  << (report.reason.empty() ? "" : ": " + report.reason) << '\n';
     }
     switch (report.result) {
     case OneShotResult::Converged:
@@ -162,7 +164,8 @@ Command apply_command() {
         local_option(),
         {"timeout", ValueKind::Number, "SECONDS", "through hostdevd: how long to follow it (default 120)"}};
     c.exit_status = "  0  converged: the host matches the configuration\n"
-                    "  1  a write failed, a device failed, or the configuration is invalid\n"
+                    "  1  a write failed or was stuck in the kernel for 5 s or more, a device failed, or\n"
+                    "     the configuration is invalid\n"
                     "  2  usage error\n"
                     "  3  blocked, waiting or invalid actions are left (nothing failed)\n"
                     "  4  through hostdevd: it was still applying when --timeout passed\n";

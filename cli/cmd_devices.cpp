@@ -1,4 +1,5 @@
 // `hostdevctl devices`: the inventory as the host shows it, with or without hostdevd.
+#include "bounded_render.hpp"
 #include "commands.hpp"
 #include "exit_codes.hpp"
 #include "observe/observe.hpp"
@@ -8,18 +9,24 @@
 #include "sysfs/layout.hpp"
 
 #include <iostream>
+#include <sstream>
 
 namespace hostdevd::cli {
 
 namespace {
 
 int run_devices(const Invocation& in) {
-    SysfsLayout layout;
-    ObservedState observed = observe_host(layout);
-    if (in.has("json"))
-        std::cout << to_json(observed).dump(2) << '\n';
-    else
-        render_devices(std::cout, observed);
+    auto output = render_bounded([&](const ObservedState& observed) {
+        std::ostringstream out;
+        if (in.has("json"))
+            out << to_json(observed).dump(2) << '\n';
+        else
+            render_devices(out, observed);
+        return out.str();
+    });
+    if (!output)
+        return kExitFailed;
+    std::cout << *output;
     return kExitOk;
 }
 
@@ -32,7 +39,9 @@ Command devices_command() {
     c.description =
         "List the host's PCI devices as sysfs shows them: SR-IOV PFs with their VFs beneath, other devices\n"
         "with a driver, mdev parents and mdevs; with IDs, drivers, IOMMU groups, network interfaces and the\n"
-        "processes holding each device (its VFIO group or device open). Read-only; hostdevd need not run.";
+        "processes holding each device (its VFIO group or device open). Read-only; hostdevd need not run.\n"
+        "A device whose attributes a write stuck in the kernel keeps locked is listed as busy instead of\n"
+        "hanging the command.";
     c.options = {json_option("the observation as JSON")};
     c.exit_status = "  0  listed\n  1  the host could not be read\n  2  usage error\n";
     c.run = run_devices;

@@ -1,17 +1,20 @@
 // `hostdevctl plan`: what a reconcile would do now. Through the daemon when it runs (its plan is the
 // one that counts), else planned here from the configuration and the host.
+#include "bounded_render.hpp"
 #include "commands.hpp"
 #include "configuration.hpp"
 #include "daemon_client.hpp"
 #include "exit_codes.hpp"
 #include "observe/observe.hpp"
 #include "options.hpp"
+#include "plan/future.hpp"
 #include "plan/planner.hpp"
 #include "report/json.hpp"
 #include "report/table.hpp"
 #include "sysfs/layout.hpp"
 
 #include <iostream>
+#include <sstream>
 
 namespace hostdevd::cli {
 
@@ -32,6 +35,12 @@ int plan_exit_status(const nlohmann::json& plan) {
 void render_daemon_plan(const nlohmann::json& plan) {
     Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
     for (const auto& a : plan.at("actions")) {
+        std::string summary = a.at("summary");
+        t.add({a.at("object"), summary.empty() ? a.at("action").get<std::string>() : summary, a.at("verdict"),
+               a.at("reason")});
+    }
+    // Writes on devices that do not exist yet (the binds of VFs a VF-count change creates).
+    for (const auto& a : plan.value("future", nlohmann::json::array())) {
         std::string summary = a.at("summary");
         t.add({a.at("object"), summary.empty() ? a.at("action").get<std::string>() : summary, a.at("verdict"),
                a.at("reason")});
@@ -57,15 +66,34 @@ int run_plan(const Invocation& in) {
     auto desired = load_or_report(in.value("config-dir", kDefaultConfigDir));
     if (!desired)
         return kExitFailed;
-    SysfsLayout layout;
-    ObservedState observed = observe_host(layout);
-    Plan plan = make_plan(*desired, observed);
-    nlohmann::json json = to_json(plan);
-    if (in.has("json"))
-        std::cout << json.dump(2) << '\n';
-    else
-        render_plan(std::cout, plan);
-    return plan_exit_status(json);
+    // Read in a child process: a device a stuck write keeps locked is reported busy, not waited for.
+    int status = kExitOk;
+    auto output = render_bounded([&](const ObservedState& observed) {
+        Plan plan = make_plan(*desired, observed);
+        std::vector<Action> future = future_actions(plan, *desired, observed);
+        nlohmann::json json = to_json(plan, future);
+        std::ostringstream out;
+        if (in.has("json")) {
+            json["busy"] = to_json(observed).at("busy");
+            out << json.dump(2) << '\n';
+        } else {
+            render_plan(out, plan, future);
+            for (const auto& [object, why] : observed.busy)
+                out << "not planned: " << object << ": " << why << '\n';
+        }
+        // The child's exit status does not reach us: the status is carried on the output's last line.
+        out << '\x1f' << plan_exit_status(json);
+        return out.str();
+    });
+    if (!output)
+        return kExitFailed;
+    auto mark = output->rfind('\x1f');
+    if (mark != std::string::npos) {
+        status = std::stoi(output->substr(mark + 1));
+        output->erase(mark);
+    }
+    std::cout << *output;
+    return status;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "common/parallel_for.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <exception>
 
 namespace hostdevd {
@@ -49,10 +50,13 @@ void run_module_load(const Action& action, ModuleLoader& modules, ActionResult& 
         result.message += ": " + loaded.message;
 }
 
-void run_writes(const Action& action, Writer& writer, ActionResult& result) {
+void run_writes(const Action& action, Writer& writer, ActionResult& result,
+                std::chrono::milliseconds stuck_after) {
     for (const SysfsWrite& write : action.writes) {
         WriteOutcome outcome = writer.write(write);
         result.duration += outcome.duration;
+        if (outcome.duration >= stuck_after && !result.stuck) // the first: what later writes waited behind
+            result.stuck = StuckWrite{write, outcome.duration};
         if (outcome.ok()) {
             ++result.writes_done;
             continue;
@@ -69,11 +73,18 @@ void run_writes(const Action& action, Writer& writer, ActionResult& result) {
         if (result.writes_done > 0)
             result.message += " (after " + std::to_string(result.writes_done) + " of " +
                               std::to_string(action.writes.size()) + " writes)";
+        if (result.stuck)
+            result.message += "; " + describe_stuck(*result.stuck, action.disruptive, false);
         return;
+    }
+    if (result.stuck) {
+        result.outcome = ActionOutcome::Stuck;
+        result.message = describe_stuck(*result.stuck, action.disruptive, true);
     }
 }
 
-ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules, const InUseCheck& check) {
+ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules, const InUseCheck& check,
+                     std::chrono::milliseconds stuck_after) {
     ActionResult result;
     result.object = action.object;
     result.summary = action.summary;
@@ -98,7 +109,7 @@ ActionResult perform(const Action& action, Writer& writer, ModuleLoader& modules
     if (action.kind == ActionKind::LoadModule)
         run_module_load(action, modules, result);
     if (result.outcome == ActionOutcome::Ok)
-        run_writes(action, writer, result);
+        run_writes(action, writer, result, stuck_after);
     return result;
 }
 
@@ -117,8 +128,24 @@ const char* to_string(ActionOutcome outcome) {
         return "failed";
     case ActionOutcome::Blocked:
         return "blocked";
+    case ActionOutcome::Stuck:
+        return "stuck";
     }
     return "?";
+}
+
+std::string describe_stuck(const StuckWrite& stuck, bool disruptive, bool succeeded) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(stuck.blocked.count()) / 1e6);
+    std::string value = stuck.write.value;
+    value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
+    std::string text = "write \"" + value + "\" to /sys/" + stuck.write.path +
+                       " was blocked in the kernel for " + seconds + " s" +
+                       (succeeded ? " before it succeeded" : "");
+    if (disruptive)
+        text += ": the kernel waited for a process to let go of a device this write removes or detaches, so "
+                "that device was in use although the in-use check right before found no holder";
+    return text;
 }
 
 bool ExecutionReport::all_ok() const {
@@ -131,7 +158,7 @@ size_t ExecutionReport::count(ActionOutcome outcome) const {
 }
 
 ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, ModuleLoader& modules,
-                        const InUseCheck& check, unsigned parallel) {
+                        const InUseCheck& check, unsigned parallel, std::chrono::milliseconds stuck_after) {
     std::vector<const Action*> actions;
     for (const Action* action : wave) {
         if (action)
@@ -146,7 +173,7 @@ ExecutionReport execute(const std::vector<const Action*>& wave, Writer& writer, 
             ++end;
         // One action runs on this thread; results land at each action's own index (wave order).
         parallel_for(i, end, parallel, [&](size_t k, size_t) {
-            report.results[k] = perform(*actions[k], writer, modules, check);
+            report.results[k] = perform(*actions[k], writer, modules, check, stuck_after);
         });
         i = end;
     }

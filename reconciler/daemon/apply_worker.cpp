@@ -30,9 +30,10 @@ private:
     ApplyWorker& owner_;
 };
 
-ApplyWorker::ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check)
+ApplyWorker::ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check,
+                         std::chrono::milliseconds stuck_after)
     : loop_(loop), writer_(std::make_unique<TrackingWriter>(writer, *this)), modules_(modules),
-      check_(std::move(check)) {
+      check_(std::move(check)), stuck_after_(stuck_after) {
     event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (event_fd_ < 0)
         throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -95,7 +96,7 @@ void ApplyWorker::thread_main() {
         std::vector<const Action*> wave;
         for (const auto& a : job)
             wave.push_back(&a);
-        ExecutionReport report = execute(wave, *writer_, modules_, check_, kParallelBinds);
+        ExecutionReport report = execute(wave, *writer_, modules_, check_, kParallelBinds, stuck_after_);
         {
             std::lock_guard lock(mutex_);
             result_ = std::move(report);

@@ -33,7 +33,9 @@ public:
     // `writer`, `modules` and `check` are used on the worker thread only, except that the writer is also
     // called from the threads execute() starts for side-by-side binds (apply/executor.hpp): it must be
     // thread-safe, as SysfsWriter is.
-    ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check);
+    // A write in the kernel for `stuck_after` or longer makes its action Stuck (executor.hpp).
+    ApplyWorker(EventLoop& loop, Writer& writer, ModuleLoader& modules, InUseCheck check,
+                std::chrono::milliseconds stuck_after = kStuckWriteReport);
     ~ApplyWorker();
     ApplyWorker(const ApplyWorker&) = delete;
     ApplyWorker& operator=(const ApplyWorker&) = delete;
@@ -56,6 +58,7 @@ private:
     std::unique_ptr<TrackingWriter> writer_;
     ModuleLoader& modules_;
     InUseCheck check_;
+    std::chrono::milliseconds stuck_after_;
     int event_fd_ = -1;
 
     mutable std::mutex mutex_;

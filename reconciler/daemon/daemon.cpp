@@ -1,10 +1,13 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "daemon/journal.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
+#include "plan/future.hpp"
 #include "report/json.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -50,9 +53,10 @@ void block_loop_signals() {
 
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)), writer_(layout_),
-      worker_(std::make_unique<ApplyWorker>(loop_, writer_, modules_, [this](const std::string& object) {
-          return holders_now(layout_, object);
-      })) {}
+      worker_(std::make_unique<ApplyWorker>(
+          loop_, writer_, modules_,
+          [this](const std::string& object) { return holders_now(layout_, object); },
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.blocked_write_report))) {}
 
 Daemon::~Daemon() {
     publisher_.reset();
@@ -79,7 +83,7 @@ int Daemon::run() {
     // Configuration first: an invalid one at start still lets the daemon report why over D-Bus.
     std::string error;
     if (!load_config(error))
-        spdlog::error("configuration invalid: {}", error);
+        log_invalid_config("configuration invalid; nothing will be changed until it is fixed", error);
 
     // The udev monitor is set up before the first observation so that nothing happening in between is lost.
     udev_ = udev_new();
@@ -111,10 +115,20 @@ int Daemon::run() {
     uint64_t watchdog_usec = 0;
     if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
         ping_watchdog(std::chrono::milliseconds(watchdog_usec / 2000));
+    // The bound on READY=1 (docs/daemon.md, systemd): a device that never gets its driver cannot hold the
+    // boot; what was still outstanding is logged.
+    started_ = EventLoop::Clock::now();
     loop_.after(std::chrono::duration_cast<std::chrono::milliseconds>(options_.ready_timeout), [this] {
-        if (!ready_sent_)
-            spdlog::warn("first reconcile has not settled after {} s; reporting ready anyway",
-                         options_.ready_timeout.count());
+        if (ready_sent_)
+            return;
+        std::string outstanding;
+        for (const auto& a : plan().actions)
+            if (a.verdict == Verdict::Waiting || a.verdict == Verdict::Safe)
+                outstanding += (outstanding.empty() ? "" : "; ") + a.object + " " + a.summary + " (" +
+                               std::string(to_string(a.verdict)) + ": " + a.reason + ")";
+        spdlog::warn("ready: the configured state was not reached within --ready-timeout {} s; reporting "
+                     "ready anyway. Outstanding: {}",
+                     options_.ready_timeout.count(), outstanding.empty() ? "a wave of writes" : outstanding);
         notify_ready_once();
     });
 
@@ -153,23 +167,29 @@ bool Daemon::load_config(std::string& error) {
 
 void Daemon::reload() {
     std::string error;
+    incidents_.clear(); // asked again: what was reported has been seen
     bool ok = load_config(error);
     publish();
     if (!ok) {
-        spdlog::error("reload failed, keeping configuration generation {}: {}", generation_, error);
+        log_invalid_config("reload failed, keeping configuration generation " + std::to_string(generation_),
+                           error);
         throw sdbus::Error("io.hostdevd1.Error.InvalidConfig", config_error_);
     }
     request_pass(std::chrono::milliseconds(0));
 }
 
 void Daemon::reconcile_now() {
+    incidents_.clear();   // asked again: what was reported has been seen
     full_refresh_ = true; // asked for explicitly: read everything again
     request_pass(std::chrono::milliseconds(0));
 }
 
 std::vector<PlanRow> Daemon::plan_rows() {
     std::vector<PlanRow> rows;
-    for (const auto& a : plan().actions) {
+    std::vector<Action> actions = plan().actions;
+    for (Action& a : future_actions(plan(), desired_, observed_))
+        actions.push_back(std::move(a)); // on VFs that do not exist yet: "(after the VFs appear)"
+    for (const auto& a : actions) {
         std::string detail;
         for (const auto& w : a.writes)
             detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
@@ -203,7 +223,7 @@ std::string Daemon::describe() {
                           {"devices", devices},
                           {"mdevs", mdevs},
                           {"absent", absent},
-                          {"plan", to_json(plan())}}
+                          {"plan", to_json(plan(), future_actions(plan(), desired_, observed_))}}
         .dump();
 }
 
@@ -274,6 +294,30 @@ void Daemon::pass() {
                 still_planned = true;
         it = still_planned ? std::next(it) : failures_.erase(it);
     }
+    // sriov_drivers_autoprobe decides which driver probes the VFs when they are enabled, and a change of it
+    // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
+    // planned again, before its VFs are enabled, so a hand-made change is seen (and repaired by the
+    // PfSettings wave) first. No periodic polling: the value matters only at that moment.
+    // (What this pass and the passes that came back here for this reason read counts as fresh.)
+    if (!stale_retry_)
+        read_for_enable_.clear();
+    stale_retry_ = false;
+    read_for_enable_.insert(changes.devices.begin(), changes.devices.end());
+    if (!full) {
+        bool stale = false;
+        for (const Action* a : plan().next_wave())
+            if (a->kind == ActionKind::SetNumVfs && !a->writes.empty() && a->writes.back().value != "0" &&
+                !read_for_enable_.count(a->object)) {
+                dirty_.insert(a->object);
+                stale = true;
+            }
+        if (stale) {
+            spdlog::debug("reading the PF again before enabling its VFs");
+            stale_retry_ = true;
+            request_pass(std::chrono::milliseconds(0));
+            return;
+        }
+    }
     std::vector<Action> wave;
     for (const Action* a : plan().next_wave()) {
         std::string key = Backoff::key(*a);
@@ -283,7 +327,14 @@ void Daemon::pass() {
             backoff_.failed(key, now);
             failures_[a->object] =
                 ObjectFailure{a->summary + ": the write succeeded but the device did not change"};
-            spdlog::warn("device={} action={} had no effect; retrying in back-off", a->object, a->summary);
+            journal::log(
+                {journal::Kind::Failed,
+                 journal::Priority::Warning,
+                 a->object,
+                 a->summary,
+                 "no-effect",
+                 "device=" + a->object + " action=" + a->summary + " had no effect; retrying in back-off",
+                 {{"source", a->source}}});
             continue;
         }
         if (backoff_.allowed(key, now)) {
@@ -294,8 +345,14 @@ void Daemon::pass() {
             failures_[a->object] =
                 ObjectFailure{a->summary + ": something else keeps undoing this; re-applying with back-off"};
             if (flap_reported_.insert(key).second)
-                spdlog::warn("device={} action={} keeps being undone by something else; backing off",
-                             a->object, a->summary);
+                journal::log({journal::Kind::Undone,
+                              journal::Priority::Warning,
+                              a->object,
+                              a->summary,
+                              "undone",
+                              "device=" + a->object + " action=" + a->summary +
+                                  " keeps being undone by something else; backing off",
+                              {{"source", a->source}}});
         }
     }
     applied_last_wave_.clear();
@@ -304,6 +361,11 @@ void Daemon::pass() {
 
     starting_ = starting_ && !wave.empty();
     const bool settled = wave.empty();
+    // READY=1 (docs/daemon.md): nothing left to apply now, and nothing that will become possible by
+    // itself (a PF whose driver is still probing, a module still loading, mdev types not registered yet).
+    bool waiting = false;
+    for (const auto& a : plan().actions)
+        waiting = waiting || a.verdict == Verdict::Waiting;
     if (!settled) {
         // The writes start first and the status is published while they run: publishing reads only the
         // loop thread's state, and on a large host it takes a while.
@@ -318,7 +380,7 @@ void Daemon::pass() {
     }
     publish();
     watch_blocked_holders();
-    if (settled)
+    if (settled && !waiting)
         notify_ready_once();
 }
 
@@ -337,20 +399,29 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
             backoff_.succeeded(key, now);
             applied_last_wave_.insert(effect_key(wave[i]));
             failures_.erase(wave[i].object);
-            spdlog::info("device={} action={} applied", wave[i].object, wave[i].summary);
             break;
         case ActionOutcome::Blocked:
             // The in-use check right before the write found a holder: not a failure, the next pass plans
             // it as blocked with the holder.
-            spdlog::info("device={} action={} not applied: in use ({})", wave[i].object, wave[i].summary,
-                         r.message);
+            break;
+        case ActionOutcome::Stuck:
+            // The write went through in the end, so its effect is in place (not to be repeated), but a pass
+            // whose write was stuck is no success: reported, and kept until the operator asks again.
+            backoff_.succeeded(key, now);
+            applied_last_wave_.insert(effect_key(wave[i]));
+            failures_.erase(wave[i].object);
+            incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
             break;
         case ActionOutcome::Failed:
             backoff_.failed(key, now);
             failures_[wave[i].object] = ObjectFailure{r.message};
-            spdlog::warn("device={} action={} failed: {}", wave[i].object, wave[i].summary, r.message);
+            if (r.stuck)
+                incidents_[wave[i].object] = ObjectFailure{wave[i].summary + ": " + r.message};
             break;
         }
+        // observed_ is still the observation the wave was planned from: it names what a write destroyed.
+        for (const journal::Event& e : action_events(wave[i], r, observed_))
+            journal::log(e);
     }
     for (const auto& a : wave)
         mark_dirty(a.object); // an mdev UUID or a module name means a full refresh
@@ -377,8 +448,13 @@ void Daemon::check_stuck_write() {
             if (w == in_flight->write)
                 object = a.object;
     if (!object.empty()) {
-        failures_[object] = ObjectFailure{"write to /sys/" + in_flight->write.path + " blocked for " +
-                                          std::to_string(secs.count()) + " s"};
+        // The device is busy: its lock is held by this write, so nothing reads it (passes wait for the
+        // wave) and it is shown from the last observation.
+        std::string value = in_flight->write.value;
+        value.erase(std::remove(value.begin(), value.end(), '\n'), value.end());
+        failures_[object] = ObjectFailure{"busy: write \"" + value + "\" to /sys/" + in_flight->write.path +
+                                          " blocked for " + std::to_string(secs.count()) +
+                                          " s in the kernel (the device is not read until it returns)"};
         publish();
     }
     stuck_timer_ = loop_.after(std::chrono::seconds(1), [this] { check_stuck_write(); });
@@ -403,18 +479,19 @@ void Daemon::publish() {
     // Views follow the plan's changes and the failures that came or went since the last publish; the
     // bus objects are compared only where the views were re-derived (all of them after a rebuild).
     const bool rebuilt = views_stale_;
+    const std::map<std::string, ObjectFailure> failures = shown_failures();
     if (rebuilt) {
         views_ = Views{}; // freed first: old and new views of a big host together set the daemon's peak RSS
-        views_ = derive_views(observed_, plan(), failures_);
+        views_ = derive_views(observed_, plan(), failures);
     } else {
-        for (const auto& [object, failure] : failures_)
+        for (const auto& [object, failure] : failures)
             if (auto it = published_failures_.find(object);
                 it == published_failures_.end() || it->second.reason != failure.reason)
                 unpublished_.insert(object);
         for (const auto& [object, failure] : published_failures_)
-            if (!failures_.count(object))
+            if (!failures.count(object))
                 unpublished_.insert(object);
-        update_views(views_, observed_, plan(), failures_, unpublished_);
+        update_views(views_, observed_, plan(), failures, unpublished_);
     }
     // The [export] files follow the views; written here, they are current before READY=1 too.
     if (exports_.wanted(desired_.exports))
@@ -424,13 +501,23 @@ void Daemon::publish() {
     bool changed = false;
     if (publisher_)
         changed = rebuilt ? publisher_->publish(m, views_) : publisher_->publish(m, views_, unpublished_);
+    // Journal: objects that became blocked (once per reason) or converged since the last publish.
+    for (const journal::Event& e : state_journal_.update(views_, rebuilt ? nullptr : &unpublished_))
+        journal::log(e);
     views_stale_ = false;
     unpublished_.clear();
-    published_failures_ = failures_;
+    published_failures_ = failures;
     if (publisher_ && (changed || wave_unpublished_))
         publisher_->emit_reconciled(generation_, m.state);
     wave_unpublished_ = false;
     notify_status();
+}
+
+std::map<std::string, ObjectFailure> Daemon::shown_failures() const {
+    std::map<std::string, ObjectFailure> shown = incidents_;
+    for (const auto& [object, failure] : failures_)
+        shown[object] = failure;
+    return shown;
 }
 
 void Daemon::notify_ready_once() {
@@ -440,7 +527,19 @@ void Daemon::notify_ready_once() {
     starting_ = false;
     publish();
     sd_notify(0, "READY=1");
-    spdlog::info("ready: first reconcile finished, state {}", manager_view().state);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::Clock::now() - started_).count();
+    spdlog::info("ready: state {} after {}.{:03} s", manager_view().state, ms / 1000, ms % 1000);
+}
+
+void Daemon::log_invalid_config(const std::string& what, const std::string& errors) {
+    journal::log({journal::Kind::ConfigInvalid,
+                  journal::Priority::Err,
+                  "",
+                  "",
+                  "invalid-config",
+                  what + ": " + errors,
+                  {{"config_dir", options_.config_dir}, {"config_error", config_error_}}});
 }
 
 void Daemon::notify_status() {

@@ -8,6 +8,7 @@
 #include "daemon/apply_worker.hpp"
 #include "daemon/backoff.hpp"
 #include "daemon/bus_objects.hpp"
+#include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
 #include "export/keeper.hpp"
 #include "model/desired.hpp"
@@ -41,7 +42,7 @@ struct DaemonOptions {
     std::chrono::milliseconds debounce{20};          // coalesce a burst of uevents into one pass
     std::chrono::milliseconds max_debounce{250};     // ...but never delay a pass longer than this
     std::chrono::seconds blocked_write_report{5};    // a write stuck this long shows as `failed`
-    std::chrono::seconds ready_timeout{120};         // READY=1 at the latest after this
+    std::chrono::seconds ready_timeout{60};          // READY=1 at the latest after this (--ready-timeout)
     std::chrono::milliseconds blocked_recheck{2000}; // while blocked: look at the holders again this often
 };
 
@@ -78,6 +79,7 @@ private:
     void check_stuck_write();
     void publish();
     void notify_ready_once();
+    void log_invalid_config(const std::string& what, const std::string& errors);
     void notify_status();
     void ping_watchdog(std::chrono::milliseconds interval);
     void watch_blocked_holders();
@@ -105,6 +107,10 @@ private:
     uint64_t planned_generation_ = 0; // the configuration planned_ was made for
     Views views_;
     std::map<std::string, ObjectFailure> failures_; // object → last failure, until it succeeds or goes
+    // object → a write that was stuck in the kernel (the effect may be in place, the pass was no success):
+    // reported until the operator asks again (Reload(), Reconcile(), SIGHUP, a configuration change).
+    std::map<std::string, ObjectFailure> incidents_;
+    std::map<std::string, ObjectFailure> shown_failures() const; // incidents_, then failures_ over them
     // What the views have not caught up with yet: objects the plans since the last publish() changed
     // (all of them when views_stale_), and the failures they were derived with.
     std::set<std::string> unpublished_;
@@ -115,8 +121,14 @@ private:
     Backoff backoff_;
     std::set<std::string> applied_last_wave_; // effect keys of the actions the last wave applied
     std::set<std::string> flap_reported_;     // actions whose flapping was logged already
+    // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
+    // enabling its VFs (stale_retry_): see Daemon::pass.
+    std::set<std::string> read_for_enable_;
+    bool stale_retry_ = false;
     bool starting_ = true;
     bool ready_sent_ = false;
+    EventLoop::Clock::time_point started_{};
+    StateJournal state_journal_; // what the journal was last told about each object
     uint64_t last_reconcile_usec_ = 0;
 
     // What the next pass must re-read: device addresses the events pointed at, or everything.

@@ -1,6 +1,8 @@
 // hostdevd: the daemon. Thin: options, logging, then the reconcile loop in daemon.cpp.
 #include "daemon/daemon.hpp"
+#include "daemon/journal.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <getopt.h>
 #include <iostream>
@@ -11,12 +13,14 @@
 
 namespace {
 
-const char* const kUsage = R"(usage: hostdevd [--config-dir DIR] [--debug]
+const char* const kUsage = R"(usage: hostdevd [--config-dir DIR] [--ready-timeout SECONDS] [--debug]
        hostdevd --version
 
 Keeps SR-IOV VFs, driver bindings, mdevs and vGPU profiles as /etc/hostdevd/*.toml says, without ever
 disrupting a device in use, and reports on the system bus as io.hostdevd1.
   --config-dir DIR   configuration directory (default /etc/hostdevd)
+  --ready-timeout S  under systemd, report READY=1 after S seconds (default 60) even if devices are
+                     still waiting for their drivers (docs/daemon.md); 1 to 3600
   --debug            log every uevent and decision
   --version          print the version
 See hostdevd(8), hostdevctl(8) and hostdevd.toml(5).
@@ -31,9 +35,11 @@ int main(int argc, char** argv) {
     // The threads allocate little and rarely at the same time, so sharing one arena costs nothing.
     mallopt(M_ARENA_MAX, 1);
     hostdevd::DaemonOptions options;
+    bool debug = false;
     static const option long_options[] = {
         {"config-dir", required_argument, nullptr, 'c'},
         {"debug", no_argument, nullptr, 'd'},
+        {"ready-timeout", required_argument, nullptr, 'r'},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'v'},
         {nullptr, 0, nullptr, 0},
@@ -46,8 +52,20 @@ int main(int argc, char** argv) {
             options.config_dir = optarg;
             break;
         case 'd':
-            spdlog::set_level(spdlog::level::debug);
+            debug = true;
             break;
+        case 'r': {
+            char* end = nullptr;
+            errno = 0;
+            long seconds = std::strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || seconds < 1 || seconds > 3600) {
+                std::cerr << "hostdevd: --ready-timeout takes a number of seconds from 1 to 3600, not '"
+                          << optarg << "'\n";
+                return 2;
+            }
+            options.ready_timeout = std::chrono::seconds(seconds);
+            break;
+        }
         case 'h':
             std::cout << kUsage;
             return 0;
@@ -63,9 +81,8 @@ int main(int argc, char** argv) {
         std::cerr << "hostdevd: unexpected argument '" << argv[optind] << "'\n" << kUsage;
         return 2;
     }
-    // Under systemd stderr goes to the journal, which has its own timestamps.
-    if (std::getenv("JOURNAL_STREAM"))
-        spdlog::set_pattern("%l: %v");
+    // Under systemd: native journal entries with priorities and fields; elsewhere plain text (journal.hpp).
+    hostdevd::journal::init(debug);
     hostdevd::block_loop_signals();
     try {
         hostdevd::Daemon daemon(options);

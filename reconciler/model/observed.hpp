@@ -54,6 +54,8 @@ struct PciDevice {
     uint32_t num_vfs = 0;
     bool drivers_autoprobe = true;
     std::vector<std::string> vfs; // virtfnN targets by index
+    // sriov_offset / sriov_stride: where VF N is (iov.c pci_iov_virtfn_bus/devfn), also before it exists.
+    std::optional<uint32_t> vf_offset, vf_stride;
 
     // SR-IOV virtual function
     std::string physfn; // PF address, "" if not a VF
@@ -97,6 +99,9 @@ struct ObservedState {
     // of this boot (remembered in /run/hostdevd/vgpu-types): a VF whose vGPU is active no longer lists its
     // own type, so without this memory a converged VF could not be told apart from a wrong one.
     std::map<uint32_t, std::string> vgpu_type_names;
+    // Devices deliberately not read (address -> why): a write to them is stuck in the kernel and reading
+    // them would block behind it (observe_host's `busy`). They are in no other field.
+    std::map<std::string, std::string> busy;
 
     const PciDevice* find(const std::string& address) const;
 };

@@ -47,13 +47,16 @@ struct Action {
     std::string object;  // PCI address or mdev UUID the action is about
     std::string summary; // "sriov_numvfs 4 -> 8", "bind vfio-pci"
     Verdict verdict = Verdict::Safe;
-    std::string reason;  // one line; for Safe a short why ("VF 3 has no driver")
-    std::string source;  // FILE:LINE of the configuration entry
+    std::string reason;             // one line; for Safe a short why ("VF 3 has no driver")
+    std::string source;             // FILE:LINE of the configuration entry
     std::vector<SysfsWrite> writes; // in order; empty unless the verdict is Safe
     std::string module;             // LoadModule only
     // Devices that must still be idle immediately before the writes (the executor re-checks them).
     std::vector<std::string> must_be_idle;
     bool disruptive = false; // destroys or detaches something that could have been in use
+    // Non-empty for an action on a device that does not exist yet, shown with the plan but never executed:
+    // what has to happen first ("the VFs appear", plan/future.hpp).
+    std::string after;
 };
 
 // Identifies what an action leaves behind: object, kind and the last value it writes (or the module).
@@ -66,13 +69,13 @@ enum class ObjectState { Converged, Pending, Blocked, Failed, Absent, Foreign };
 const char* to_string(ObjectState s);
 
 struct ObjectStatus {
-    std::string object;          // address or uuid; for absent entries the match text
-    std::string role;            // "pf", "vf", "device", "mdev"
+    std::string object; // address or uuid; for absent entries the match text
+    std::string role;   // "pf", "vf", "device", "mdev"
     ObjectState state = ObjectState::Converged;
-    std::string reason;          // empty when converged
-    std::string source;          // FILE:LINE of the selecting entry, "" for foreign
-    std::string desired_driver;  // "" if the configuration does not care
-    std::string desired_vfs;     // "8", "min:8", "" (PF only)
+    std::string reason;         // empty when converged
+    std::string source;         // FILE:LINE of the selecting entry, "" for foreign
+    std::string desired_driver; // "" if the configuration does not care
+    std::string desired_vfs;    // "8", "min:8", "" (PF only)
     bool managed = false;
     std::string pool;
     std::string parent;    // mdev only: parent address (also before the instance exists)

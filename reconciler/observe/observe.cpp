@@ -129,6 +129,27 @@ bool is_vfio_driver(const std::string& driver) {
     return driver.find("vfio") != std::string::npos || driver == "pci-stub";
 }
 
+// Whether a VFIO device fd the kernel does not attribute (or a process we cannot look into) could be
+// holding this PCI device: a VFIO driver registered it as a VFIO device: vfio-pci and its variants
+// (every driver with "vfio" in its name), or NVIDIA's vendor-specific VFIO, which exposes a VF with an
+// active vGPU (nvidia/current_vgpu_type != 0).
+bool registers_vfio_device(const PciDevice& device) {
+    return device.driver.find("vfio") != std::string::npos || (device.vgpu && device.vgpu->current != 0);
+}
+
+// vfio_pci_core_enable() (drivers/vfio/pci/vfio_pci_core.c, called when the device is opened) does
+// pci_enable_device() and vfio_pci_core_disable() (on the last close) pci_disable_device(); probing does
+// neither. So a device on vfio-pci or a variant driver whose `enable` (pci-sysfs.c enable_show:
+// atomic_read(&enable_cnt), no lock taken) reads 0 is open by nobody. Checked on Debian's 6.1 kernel for
+// VFs (tests/vm/facts: 0 idle, 0 with only the group fd open, 1 while a device fd is open). Every other
+// answer, and every other driver, leaves the device a candidate: unknown counts as in use.
+bool open_by_nobody(const SysfsLayout& layout, const PciDevice& device) {
+    if (device.driver.find("vfio") == std::string::npos)
+        return false;
+    TextResult enable = read_attribute(layout.pci_device_attr(device.address, "enable"));
+    return enable.ok() && parse_decimal(enable.text) == 0u;
+}
+
 // Device cdev name → owning object (PCI address or mdev UUID), only for cdevs some process holds.
 // Each cdev is /sys/class/vfio-dev/vfioN with a `device` link to its owner (vfio_main.c
 // vfio_device_add); when the class link is missing, the owners' vfio-dev/ directories are listed (the
@@ -168,22 +189,43 @@ std::vector<std::string> vfio_candidate_dirs(const SysfsLayout& layout, const Ob
     return dirs;
 }
 
+// What one /proc scan says, with the cdevs resolved to their owners.
+struct HolderScan {
+    HolderIndex index;
+    std::map<std::string, std::string> cdev_owners;
+    bool points_at(const std::string& object, std::optional<int> group) const {
+        if (group && index.groups.count(*group))
+            return true;
+        if (index.devices.count(object))
+            return true;
+        return std::any_of(cdev_owners.begin(), cdev_owners.end(),
+                           [&object](const auto& owner) { return owner.second == object; });
+    }
+};
+
+// The VFIO holders of one object: its group's and its cdevs' holders, device fds attributed to it, and,
+// when `could_be_open` says it may be theirs, the holders nobody can attribute.
 void add_vfio_holders(std::vector<std::string>& out, const std::string& object, std::optional<int> group,
-                      const HolderIndex& index, const std::map<std::string, std::string>& cdev_owners) {
+                      const HolderScan& scan, const std::function<bool()>& could_be_open) {
     auto append = [&out](const std::vector<std::string>& holders) {
         for (const std::string& h : holders) {
             if (std::find(out.begin(), out.end(), h) == out.end())
                 out.push_back(h);
         }
     };
+    const HolderIndex& index = scan.index;
     if (group) {
         if (auto it = index.groups.find(*group); it != index.groups.end())
             append(it->second);
     }
-    for (const auto& [cdev, owner] : cdev_owners) {
+    for (const auto& [cdev, owner] : scan.cdev_owners) {
         if (owner == object)
             append(index.cdevs.at(cdev));
     }
+    if (auto it = index.devices.find(object); it != index.devices.end())
+        append(it->second);
+    if (!index.unattributed.empty() && could_be_open())
+        append(index.unattributed);
 }
 
 std::vector<std::string> netdev_holders(const PciDevice& device, const std::set<std::string>& addressed) {
@@ -208,13 +250,20 @@ std::vector<std::string> netdev_holders(const PciDevice& device, const std::set<
     return out;
 }
 
-std::vector<std::string> pci_holders(const PciDevice& device, const HolderIndex& index,
-                                     const std::map<std::string, std::string>& cdev_owners,
-                                     const std::set<std::string>& addressed) {
+std::vector<std::string> pci_holders(const SysfsLayout& layout, const PciDevice& device,
+                                     const HolderScan& scan, const std::set<std::string>& addressed) {
     std::vector<std::string> holders;
-    add_vfio_holders(holders, device.address, device.iommu_group, index, cdev_owners);
+    add_vfio_holders(holders, device.address, device.iommu_group, scan,
+                     [&] { return registers_vfio_device(device) && !open_by_nobody(layout, device); });
     for (std::string& h : netdev_holders(device, addressed))
         holders.push_back(std::move(h));
+    return holders;
+}
+
+std::vector<std::string> mdev_holders(const MdevDevice& mdev, const HolderScan& scan) {
+    std::vector<std::string> holders;
+    // Every mdev is a VFIO device of its vendor driver, and nothing in sysfs tells an open one apart.
+    add_vfio_holders(holders, mdev.uuid, mdev.iommu_group, scan, [] { return true; });
     return holders;
 }
 
@@ -226,38 +275,40 @@ std::set<std::string> addressed_interfaces(const SysfsLayout& layout, bool any_n
 
 // Holders of every device and mdev, from one /proc scan. On a refresh (`changes` given: what was re-read),
 // a device or mdev that was not re-read and had no holders is only looked at when something now points at
-// it (its IOMMU group or VFIO cdev is open, one of its netdevs carries addresses): its other signals come
-// from what was read with it, which is unchanged, so it has none. Holders that differ go into `changes`.
+// it (its IOMMU group, VFIO cdev or an attributed device fd is open, one of its netdevs carries addresses,
+// or an unattributed device fd could be its): its other signals come from what was read with it, which is
+// unchanged, so it has none. Holders that differ go into `changes`.
 void assign_holders(const SysfsLayout& layout, ObservedState& state, ObservedChanges* changes = nullptr) {
-    HolderIndex index = scan_vfio_holders(layout);
-    auto owners = resolve_held_cdevs(layout, index, [&] { return vfio_candidate_dirs(layout, state); });
+    HolderScan scan;
+    scan.index = scan_vfio_holders(layout);
+    scan.cdev_owners =
+        resolve_held_cdevs(layout, scan.index, [&] { return vfio_candidate_dirs(layout, state); });
+    const bool unattributed = !scan.index.unattributed.empty();
     bool any_netdev = false;
     for (const auto& [address, device] : state.devices)
         any_netdev = any_netdev || !device.netdevs.empty();
     const std::set<std::string> addressed = addressed_interfaces(layout, any_netdev);
-    std::set<std::string> owning; // objects with a held VFIO cdev
-    for (const auto& [cdev, owner] : owners)
-        owning.insert(owner);
-    auto unchanged_idle = [&](const std::string& key, std::optional<int> group, bool was_idle, bool reread) {
-        return changes && was_idle && !reread && !(group && index.groups.count(*group)) && !owning.count(key);
+    auto unchanged_idle = [&](const std::string& key, std::optional<int> group, bool was_idle, bool reread,
+                              bool vfio_device) {
+        return changes && was_idle && !reread && !scan.points_at(key, group) &&
+               !(unattributed && vfio_device);
     };
     for (auto& [address, device] : state.devices) {
         if (unchanged_idle(address, device.iommu_group, device.holders.empty(),
-                           changes && changes->devices.count(address)) &&
+                           changes && changes->devices.count(address), registers_vfio_device(device)) &&
             std::none_of(device.netdevs.begin(), device.netdevs.end(),
                          [&](const Netdev& n) { return addressed.count(n.name) != 0; }))
             continue;
-        std::vector<std::string> holders = pci_holders(device, index, owners, addressed);
+        std::vector<std::string> holders = pci_holders(layout, device, scan, addressed);
         if (changes && holders != device.holders)
             changes->devices.insert(address);
         device.holders = std::move(holders);
     }
     for (auto& [uuid, mdev] : state.mdevs) {
         if (unchanged_idle(uuid, mdev.iommu_group, mdev.holders.empty(),
-                           changes && changes->mdevs.count(uuid)))
+                           changes && changes->mdevs.count(uuid), true))
             continue;
-        std::vector<std::string> holders;
-        add_vfio_holders(holders, uuid, mdev.iommu_group, index, owners);
+        std::vector<std::string> holders = mdev_holders(mdev, scan);
         if (changes && holders != mdev.holders)
             changes->mdevs.insert(uuid);
         mdev.holders = std::move(holders);
@@ -382,9 +433,42 @@ void remember_vgpu_types(const SysfsLayout& layout, ObservedState& state) {
     }
 }
 
-ObservedState observe_host(const SysfsLayout& layout) {
+ObservedState observe_host(const SysfsLayout& layout, const std::map<std::string, std::string>& busy) {
     ObservedState state;
-    RawMap raws = read_pci_devices(layout, list_pci_addresses(layout));
+    std::vector<std::string> addresses = list_pci_addresses(layout);
+    if (!busy.empty()) {
+        // A busy PF's VFs are busy too: a VF disable holds the PF's lock and removes them one by one, the
+        // one it waits for already unlinked from the PF (no physfn). Every address the PF's offset and
+        // stride can give a VF (read without the lock, iov.c) is left alone.
+        std::map<std::string, std::string> skip;
+        for (const auto& [address, why] : busy) {
+            skip.emplace(address, why);
+            auto offset = parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_offset")).text);
+            auto stride = parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_stride")).text);
+            auto total =
+                parse_decimal(read_attribute(layout.pci_device_attr(address, "sriov_totalvfs")).text);
+            if (!offset || !stride || !total || *offset > 0xffff || *stride > 0xffff || *total > 0xffff)
+                continue;
+            RawPciDevice pf;
+            pf.device.address = address;
+            pf.vf_offset = static_cast<uint32_t>(*offset);
+            pf.vf_stride = static_cast<uint32_t>(*stride);
+            for (uint32_t i = 0; i < *total; ++i)
+                if (auto vf = computed_vf_address(pf, i))
+                    skip.emplace(*vf, "VF of busy PF " + address);
+        }
+        std::erase_if(addresses, [&](const std::string& address) {
+            auto it = skip.find(address);
+            if (it == skip.end())
+                return false;
+            state.busy.insert(*it);
+            return true;
+        });
+        for (const auto& [address, why] : busy)
+            if (!PciAddress::parse(address))
+                state.busy.emplace(address, why); // an mdev: shown as busy as well
+    }
+    RawMap raws = read_pci_devices(layout, addresses);
     link_sriov(layout, raws, nullptr);
     for (auto& [address, raw] : raws)
         state.devices.emplace(address, std::move(raw.device));
@@ -518,7 +602,8 @@ ObservedChanges refresh_devices(const SysfsLayout& layout, const std::vector<std
 }
 
 std::vector<std::string> holders_now(const SysfsLayout& layout, const std::string& object) {
-    HolderIndex index = scan_vfio_holders(layout);
+    HolderScan scan;
+    scan.index = scan_vfio_holders(layout);
     if (PciAddress::parse(object)) {
         const std::string dir = layout.pci_device(object);
         ListResult entries = list_directory(dir);
@@ -540,17 +625,23 @@ std::vector<std::string> holders_now(const SysfsLayout& layout, const std::strin
         }
         if (entries.contains("net"))
             device.netdevs = read_netdevs(layout, object);
-        auto owners = resolve_held_cdevs(layout, index, [&] { return std::vector<std::string>{dir}; });
-        return pci_holders(device, index, owners, addressed_interfaces(layout, !device.netdevs.empty()));
+        if (entries.contains("nvidia") && !scan.index.unattributed.empty()) {
+            // Only whether a vGPU is active matters here (NVIDIA's vendor VFIO device exists then).
+            TextResult current = read_attribute(dir + "/nvidia/current_vgpu_type");
+            auto id = current.ok() ? parse_decimal(current.text) : std::nullopt;
+            device.vgpu = VgpuState{};
+            device.vgpu->current = !id ? 1u : static_cast<uint32_t>(std::min<uint64_t>(*id, 0xffffffffu));
+        }
+        scan.cdev_owners =
+            resolve_held_cdevs(layout, scan.index, [&] { return std::vector<std::string>{dir}; });
+        return pci_holders(layout, device, scan, addressed_interfaces(layout, !device.netdevs.empty()));
     }
     auto mdev = read_mdev(layout, object);
     if (!mdev)
         return {};
-    auto owners = resolve_held_cdevs(layout, index,
-                                     [&] { return std::vector<std::string>{layout.mdev_device(object)}; });
-    std::vector<std::string> holders;
-    add_vfio_holders(holders, mdev->uuid, mdev->iommu_group, index, owners);
-    return holders;
+    scan.cdev_owners = resolve_held_cdevs(
+        layout, scan.index, [&] { return std::vector<std::string>{layout.mdev_device(object)}; });
+    return mdev_holders(*mdev, scan);
 }
 
 } // namespace hostdevd

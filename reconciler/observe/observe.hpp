@@ -14,7 +14,10 @@ namespace hostdevd {
 
 // Everything: PCI devices (with SR-IOV, netdevs, mdev types, NVIDIA vGPU files), mdevs, drivers, the
 // `vfio_pci:` lines of modules.alias, loaded modules' PCI drivers, and in-use holders of every device.
-ObservedState observe_host(const SysfsLayout& layout);
+// Devices in `busy` (PCI address -> why) are not read at all: they go into ObservedState::busy instead,
+// with their VFs (found through their `physfn` link, which takes no lock): reading a device whose lock a
+// stuck store holds blocks the reader (observe/bounded_read.hpp).
+ObservedState observe_host(const SysfsLayout& layout, const std::map<std::string, std::string>& busy = {});
 
 // What a refresh_devices() changed in the state, for the incremental planner (plan/incremental.hpp).
 struct ObservedChanges {

@@ -107,12 +107,15 @@ void read_sriov(const std::string& dir, const ListResult& entries, RawPciDevice&
         if (auto probe = read_decimal_attr(dir + "/sriov_drivers_autoprobe", d.address))
             d.drivers_autoprobe = *probe != 0;
     }
-    if (d.num_vfs > 0 && entries.contains("sriov_offset") && entries.contains("sriov_stride")) {
+    // Read with no VFs too: the plan names the VFs a VF-count change will create (plan/future.hpp).
+    if (entries.contains("sriov_offset") && entries.contains("sriov_stride")) {
         auto offset = read_decimal_attr(dir + "/sriov_offset", d.address);
         auto stride = read_decimal_attr(dir + "/sriov_stride", d.address);
         if (offset && stride && *offset <= 0xffff && *stride <= 0xffff) {
             raw.vf_offset = static_cast<uint32_t>(*offset);
             raw.vf_stride = static_cast<uint32_t>(*stride);
+            d.vf_offset = raw.vf_offset;
+            d.vf_stride = raw.vf_stride;
         }
     }
     for (const std::string& entry : entries.names) {

@@ -114,6 +114,8 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
                 r.source = a->source;
                 r.outcome = ActionOutcome::Failed;
                 r.message = "the write succeeded but the device did not change";
+                if (report.reason.empty())
+                    report.reason = r.object + " " + r.summary + ": " + r.message;
                 report.applied.push_back(std::move(r));
                 failed = true;
                 continue;
@@ -123,13 +125,19 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
         if (wave.empty() || report.passes >= options.max_passes)
             break;
         ++report.passes;
-        ExecutionReport executed = execute(wave, writer, modules, check, options.parallel_binds);
+        ExecutionReport executed =
+            execute(wave, writer, modules, check, options.parallel_binds, options.stuck_after);
         applied_last_pass.clear();
         for (size_t i = 0; i < executed.results.size(); ++i) {
             const auto& r = executed.results[i];
-            if (r.outcome == ActionOutcome::Ok)
+            // A stuck write that went through took effect: not to be repeated, but never a success.
+            if (r.outcome == ActionOutcome::Ok || r.outcome == ActionOutcome::Stuck)
                 applied_last_pass.insert(effect_key(*wave[i]));
-            failed = failed || r.outcome == ActionOutcome::Failed;
+            if (r.outcome == ActionOutcome::Failed || r.outcome == ActionOutcome::Stuck) {
+                failed = true;
+                if (report.reason.empty())
+                    report.reason = r.object + " " + r.summary + ": " + r.message;
+            }
             report.applied.push_back(r);
         }
         if (applied_last_pass.empty())

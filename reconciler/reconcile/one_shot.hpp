@@ -18,12 +18,13 @@ namespace hostdevd {
 struct OneShotOptions {
     unsigned max_passes = 32;                 // a guard against a world that never settles
     unsigned parallel_binds = kParallelBinds; // execute(): binds of unbound devices side by side
+    std::chrono::milliseconds stuck_after = kStuckWriteReport; // a write this long in the kernel is stuck
 };
 
 enum class OneShotResult {
     Converged, // nothing left to do
     Blocked,   // only blocked / waiting / invalid actions remain (reported, not errors)
-    Failed,    // a write failed, or a write "succeeded" without the effect showing up
+    Failed,    // a write failed, was stuck in the kernel, or "succeeded" without the effect showing up
 };
 const char* to_string(OneShotResult r);
 
@@ -33,6 +34,8 @@ struct OneShotReport {
     std::vector<ActionResult> applied; // every action attempted, in order
     Plan final_plan;                   // the plan against the final observation
     ObservedState final_observed;
+    // Why the result is Failed, in one line: the message of the first action that failed or was stuck.
+    std::string reason;
 };
 
 OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsLayout& layout, Writer& writer,

@@ -93,7 +93,10 @@ nlohmann::json to_json(const ObservedState& observed) {
     nlohmann::json parents = nlohmann::json::array();
     for (const auto& [name, parent] : observed.mdev_parents)
         parents.push_back({{"name", name}, {"mdev_types", mdev_types_json(parent.mdev_types)}});
-    return {{"devices", devices}, {"mdevs", mdevs}, {"mdev_parents", parents}};
+    nlohmann::json busy = nlohmann::json::array();
+    for (const auto& [object, why] : observed.busy)
+        busy.push_back({{"object", object}, {"reason", why}});
+    return {{"devices", devices}, {"mdevs", mdevs}, {"mdev_parents", parents}, {"busy", busy}};
 }
 
 nlohmann::json to_json(const Action& a) {
@@ -112,6 +115,8 @@ nlohmann::json to_json(const Action& a) {
                         {"must_be_idle", a.must_be_idle}};
     if (!a.module.empty())
         j["module"] = a.module;
+    if (!a.after.empty())
+        j["after"] = a.after;
     return j;
 }
 
@@ -136,6 +141,10 @@ nlohmann::json to_json(const ActionResult& r) {
                         {"duration_usec", r.duration.count()}};
     if (r.failed_write)
         j["failed_write"] = {{"path", r.failed_write->path}, {"value", r.failed_write->value}};
+    if (r.stuck)
+        j["stuck_write"] = {{"path", r.stuck->write.path},
+                            {"value", r.stuck->write.value},
+                            {"blocked_usec", r.stuck->blocked.count()}};
     return j;
 }
 
@@ -158,6 +167,15 @@ nlohmann::json to_json(const Plan& plan) {
             {"objects", objects},
             {"conflicts", plan.conflicts},
             {"converged", plan.converged()}};
+}
+
+nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future) {
+    nlohmann::json j = to_json(plan);
+    nlohmann::json later = nlohmann::json::array();
+    for (const auto& a : future)
+        later.push_back(to_json(a));
+    j["future"] = later;
+    return j;
 }
 
 } // namespace hostdevd

@@ -12,6 +12,8 @@ namespace hostdevd {
 
 nlohmann::json to_json(const ObservedState& observed);
 nlohmann::json to_json(const Plan& plan);
+// The plan with the actions on devices that do not exist yet (plan/future.hpp) under "future".
+nlohmann::json to_json(const Plan& plan, const std::vector<Action>& future);
 nlohmann::json to_json(const Action& action);
 nlohmann::json to_json(const ObjectStatus& status);
 nlohmann::json to_json(const ActionResult& result);

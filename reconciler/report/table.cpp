@@ -93,6 +93,8 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
         // Not a PCI device: IDS lists its mdev types instead.
         t.add({name, "mdev-parent", or_dash(joined(types, ",")), "-", "-", "-", "-", "-"});
     }
+    for (const auto& [object, why] : observed.busy)
+        t.add({object, "busy", "-", "-", "-", "-", "-", why});
     t.render(out);
     if (!observed.mdevs.empty()) {
         out << '\n';
@@ -103,14 +105,16 @@ void render_devices(std::ostream& out, const ObservedState& observed) {
     }
 }
 
-void render_plan(std::ostream& out, const Plan& plan) {
-    if (plan.actions.empty()) {
+void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future) {
+    if (plan.actions.empty() && future.empty()) {
         out << "nothing to do: the host matches the configuration\n";
     } else {
         Table t({"OBJECT", "ACTION", "VERDICT", "REASON"});
         for (const auto& a : plan.actions)
             t.add({a.object, a.summary.empty() ? to_string(a.kind) : a.summary, to_string(a.verdict),
                    a.reason});
+        for (const auto& a : future)
+            t.add({a.object, a.summary, to_string(a.verdict), a.reason});
         t.render(out);
     }
     Table s({"OBJECT", "ROLE", "STATE", "REASON", "SOURCE"});

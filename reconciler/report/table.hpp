@@ -24,7 +24,8 @@ private:
 
 // `hostdevctl devices`: PFs with their VFs indented beneath, then other devices with drivers, then mdevs.
 void render_devices(std::ostream& out, const ObservedState& observed);
-// `hostdevctl plan`: every action with its verdict and reason, then objects that are not converged.
-void render_plan(std::ostream& out, const Plan& plan);
+// `hostdevctl plan`: every action with its verdict and reason, then the actions on devices that do not
+// exist yet (plan/future.hpp, marked "(after the VFs appear)"), then objects that are not converged.
+void render_plan(std::ostream& out, const Plan& plan, const std::vector<Action>& future = {});
 
 } // namespace hostdevd

@@ -520,9 +520,10 @@ HostSpec parse_root(const Parser& p, const toml::table& root, const std::string&
     HostSpec h;
     h.source = name;
     if (auto* host = p.table(root, "host")) {
-        p.only_keys(*host, {"name", "local_cpulist"}, "[host]");
+        p.only_keys(*host, {"name", "local_cpulist", "vfio_cdev"}, "[host]");
         h.name = p.str(*host, "name", "");
         h.local_cpulist = p.str(*host, "local_cpulist", "0-15");
+        h.vfio_cdev = p.boolean(*host, "vfio_cdev", false);
     }
     std::set<std::string> names;
     for (auto* t : p.tables(root, "module")) {

@@ -133,8 +133,12 @@ struct MdevParentSpec {
 
 struct HostSpec {
     std::string name;
-    std::string source;                       // file name, for messages
-    std::string local_cpulist = "0-15";       // every device's local_cpulist
+    std::string source;                 // file name, for messages
+    std::string local_cpulist = "0-15"; // every device's local_cpulist
+    // VFIO device cdevs (CONFIG_VFIO_DEVICE_CDEV, Linux >= 6.6): /dev/vfio/devices/vfioN with a `dev`
+    // attribute under /sys/class/vfio-dev/vfioN, and /dev/iommu. Off: 6.1's layout (the vfio-dev class
+    // device exists without a device number, and no node).
+    bool vfio_cdev = false;
     std::vector<DeviceSpec> devices;          // in file order
     std::vector<MdevParentSpec> mdev_parents; // non-PCI mdev parents
     std::vector<DriverSpec> drivers;          // file drivers plus built-in defaults (vfio-pci, pcieport)

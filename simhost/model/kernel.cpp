@@ -57,6 +57,9 @@ void Impl::init_from_spec() {
     loaded_modules.clear();
     holds.clear();
     vfio_groups.clear();
+    group_minor.clear();
+    vfio_index.clear();
+    device_locks.clear();
     bus_autoprobe = true;
     next_ifindex = 1;
     dirty = true;
@@ -131,14 +134,45 @@ void Impl::emit(Uevent ev) {
     pending.push_back(std::move(o));
 }
 
-void Impl::emit_devnode(const std::string& name, bool present) {
+void Impl::emit_devnode(const DevNode& node, bool present) {
     if (quiet)
         return;
     Output o;
     o.is_uevent = false;
-    o.devnode = name;
+    o.devnode = node;
     o.present = present;
     pending.push_back(std::move(o));
+}
+
+void Impl::wait_locked(std::unique_lock<std::mutex>& lock, const std::vector<std::string>& locked) {
+    for (const auto& d : locked)
+        ++device_locks[d];
+    // What the store did before it blocked (a VF disable removes the lower VFs first) is out now.
+    lock.unlock();
+    flush();
+    lock.lock();
+    cv.wait(lock);
+    for (const auto& d : locked)
+        if (--device_locks[d] <= 0)
+            device_locks.erase(d);
+    cv.notify_all(); // readers waiting for these locks
+}
+
+std::string Impl::store_lock(const std::string& canon, std::string_view data) const {
+    // Stores that run under device_lock: sriov_numvfs_store (iov.c), driver_set_override (driver.c),
+    // reset_store (pci-sysfs.c), bind/unbind/drivers_probe of the device named (bus.c, dd.c).
+    const std::string name = canon.substr(canon.rfind('/') + 1);
+    const std::string dir = parent_dir(canon);
+    if (name == "bind" || name == "unbind" || name == "drivers_probe") {
+        const std::string addr = strip_newline(data);
+        return dev(addr) ? addr : "";
+    }
+    if (name != "sriov_numvfs" && name != "driver_override" && name != "reset")
+        return "";
+    for (const auto& [a, d] : devices)
+        if (d.present && d.dir == dir)
+            return a;
+    return "";
 }
 
 void Impl::index_group_member(const DeviceState& d) {
@@ -149,6 +183,48 @@ void Impl::index_group_member(const DeviceState& d) {
         members.push_back(d.address);
 }
 
+bool Impl::device_fd_open(const DeviceState& d) const {
+    auto it = holds.find(d.iommu_group);
+    return d.iommu_group >= 0 && it != holds.end() && it->second == GroupHold::Device;
+}
+
+std::string Impl::vfio_device_dir(const std::string& key) const {
+    if (const DeviceState* d = dev(key))
+        return d->dir;
+    auto m = mdevs.find(key);
+    if (m == mdevs.end())
+        return "";
+    const DeviceState* parent = mdev_parent(m->second.parent);
+    return parent ? parent->dir + "/" + key : "";
+}
+
+void Impl::refresh_vfio_device(const std::string& key, bool registered) {
+    // vfio_main.c vfio_device_add(): every registered VFIO device gets a class device vfio-dev/vfioN
+    // (N from an ida: lowest free); with CONFIG_VFIO_DEVICE_CDEV also the char device
+    // /dev/vfio/devices/vfioN.
+    auto it = vfio_index.find(key);
+    if (registered == (it != vfio_index.end()))
+        return;
+    if (registered) {
+        int n = 0;
+        std::set<int> used;
+        for (auto& [k, i] : vfio_index)
+            used.insert(i);
+        while (used.count(n))
+            ++n;
+        vfio_index[key] = n;
+        tree_vfio_device(vfio_device_dir(key), n, true);
+        if (spec.vfio_cdev)
+            emit_devnode({"vfio/devices/vfio" + std::to_string(n), kVfioCdevMajor, unsigned(n)}, true);
+    } else {
+        int n = it->second;
+        vfio_index.erase(it);
+        tree_vfio_device(vfio_device_dir(key), n, false);
+        if (spec.vfio_cdev)
+            emit_devnode({"vfio/devices/vfio" + std::to_string(n), kVfioCdevMajor, unsigned(n)}, false);
+    }
+}
+
 void Impl::refresh_vfio_group(int g) {
     if (g < 0)
         return;
@@ -156,12 +232,12 @@ void Impl::refresh_vfio_group(int g) {
     if (auto members = group_members.find(g); members != group_members.end()) {
         for (const std::string& address : members->second) {
             auto it = devices.find(address);
-            if (it == devices.end())
-                continue; // a VF while its PF's VFs are disabled
-            const DeviceState& d = it->second;
-            if (d.present &&
-                (d.vgpu_type != 0 || (!d.driver.empty() && drivers.at(d.driver).spec.override_only)))
-                want = true;
+            const bool vfio =
+                it != devices.end() && it->second.present &&
+                (it->second.vgpu_type != 0 ||
+                 (!it->second.driver.empty() && drivers.at(it->second.driver).spec.override_only));
+            refresh_vfio_device(address, vfio);
+            want = want || vfio;
         }
     } else { // mdev groups are numbered above every PCI group, one per mdev
         for (auto& [u, m] : mdevs)
@@ -172,11 +248,22 @@ void Impl::refresh_vfio_group(int g) {
     if (want == has)
         return;
     // vfio_main.c: the group's char device appears when its first VFIO device registers.
-    if (want)
+    unsigned minor = 0;
+    if (want) {
         vfio_groups.insert(g);
-    else
+        std::set<unsigned> used;
+        for (auto& [group, m] : group_minor)
+            used.insert(m);
+        while (used.count(minor))
+            ++minor;
+        group_minor[g] = minor;
+    } else {
         vfio_groups.erase(g);
-    emit_devnode("vfio/" + std::to_string(g), want);
+        minor = group_minor[g];
+        group_minor.erase(g);
+    }
+    tree_vfio_group(g, want);
+    emit_devnode({"vfio/" + std::to_string(g), kVfioGroupMajor, minor}, want);
 }
 
 void Impl::flush() {
@@ -188,7 +275,7 @@ void Impl::flush() {
         std::deque<Output> batch;
         std::vector<Invalidation> stale;
         std::function<void(const Uevent&)> us;
-        std::function<void(const std::string&, bool)> ds;
+        std::function<void(const DevNode&, bool)> ds;
         std::function<void(const std::vector<Invalidation>&)> is;
         {
             std::lock_guard lock(mu);
@@ -237,7 +324,7 @@ void Kernel::on_uevent(std::function<void(const Uevent&)> sink) {
     impl_->uevent_sink = std::move(sink);
 }
 
-void Kernel::on_devnode(std::function<void(const std::string& name, bool present)> sink) {
+void Kernel::on_devnode(std::function<void(const DevNode& node, bool present)> sink) {
     std::lock_guard lock(impl_->mu);
     impl_->devnode_sink = std::move(sink);
 }
@@ -329,9 +416,16 @@ int Impl::write_at(const std::function<int(std::string&)>& find, const std::stri
                         block = std::max(block, f.fault.seconds);
                 if (block > 0) {
                     // Sleep without holding the model (cv.wait_for releases the lock), then carry out
-                    // the write against whatever the state is by then.
+                    // the write against whatever the state is by then. A store that runs under the
+                    // device's lock holds it meanwhile: reads that take it wait too (Node::lock).
+                    const std::string locked = k.store_lock(canon, data);
+                    if (!locked.empty())
+                        ++k.device_locks[locked];
                     auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(block);
                     k.cv.wait_until(lock, until, [&] { return k.stopping; });
+                    if (!locked.empty() && --k.device_locks[locked] <= 0)
+                        k.device_locks.erase(locked);
+                    k.cv.notify_all();
                     result = k.stopping ? -EINTR : lookup();
                 }
             }
@@ -586,11 +680,58 @@ std::string Kernel::modules_alias() const {
 }
 
 std::vector<std::string> Kernel::devnodes() const {
-    std::lock_guard lock(impl_->mu);
-    std::vector<std::string> out = {"vfio/vfio"};
-    for (int g : impl_->vfio_groups)
-        out.push_back("vfio/" + std::to_string(g));
+    std::vector<std::string> out;
+    for (const DevNode& n : devnode_numbers())
+        out.push_back(n.name);
     return out;
+}
+
+std::vector<DevNode> Kernel::devnode_numbers() const {
+    std::lock_guard lock(impl_->mu);
+    std::vector<DevNode> out = {{"vfio/vfio", kMiscMajor, 0}};
+    if (impl_->spec.vfio_cdev)
+        out.push_back({"iommu", kMiscMajor, 1});
+    for (int g : impl_->vfio_groups)
+        out.push_back({"vfio/" + std::to_string(g), kVfioGroupMajor, impl_->group_minor.at(g)});
+    if (impl_->spec.vfio_cdev)
+        for (auto& [key, n] : impl_->vfio_index)
+            out.push_back({"vfio/devices/vfio" + std::to_string(n), kVfioCdevMajor, unsigned(n)});
+    return out;
+}
+
+int Kernel::vfio_group_info(int group, VfioGroupInfo& out, std::string& error) const {
+    std::lock_guard lock(impl_->mu);
+    out = {};
+    out.group = group;
+    out.node = impl_->vfio_groups.count(group) > 0;
+    auto add = [&](const std::string& key) {
+        VfioGroupInfo::Device d;
+        d.name = key;
+        d.syspath = "/sys" + impl_->vfio_device_dir(key);
+        auto it = impl_->vfio_index.find(key);
+        d.cdev = it != impl_->vfio_index.end() && impl_->spec.vfio_cdev ? it->second : -1;
+        out.devices.push_back(std::move(d));
+    };
+    bool exists = false;
+    if (auto members = impl_->group_members.find(group); members != impl_->group_members.end()) {
+        for (const std::string& a : members->second)
+            if (impl_->dev(a)) {
+                exists = true;
+                if (impl_->vfio_index.count(a))
+                    add(a);
+            }
+    }
+    for (auto& [u, m] : impl_->mdevs)
+        if (m.group == group) {
+            exists = true;
+            if (impl_->vfio_index.count(u))
+                add(u);
+        }
+    if (!exists) {
+        error = "no IOMMU group " + std::to_string(group);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 void Impl::register_netdev(const std::string& name, const DeviceState* d) {

@@ -97,8 +97,35 @@ struct Fault {
     unsigned value = 0;
 };
 
-// How strongly a process holds a VFIO group (set by the runtime's holder processes).
+// How strongly a process holds a VFIO group (set by the runtime's holder processes): `Group` is only the
+// group fd open (the kernel removes the group's devices anyway, tests/vm/facts), `Device` is a VFIO device
+// fd of the group open (with or without the group fd), which makes removing its devices wait.
 enum class GroupHold { None, Group, Device };
+
+// A /dev node of the simulated kernel: "vfio/12" (a group), "vfio/devices/vfio3" (a device cdev),
+// "vfio/vfio" (the container), "iommu". Its numbers are the ones sysfs gives in the node's `dev`
+// attribute; the majors are above CHRDEV_MAJOR_MAX (512), so no Linux driver can own them and opening such
+// a node on the real host can never reach a real device.
+struct DevNode {
+    std::string name;
+    unsigned major = 0, minor = 0;
+    bool operator==(const DevNode&) const = default;
+};
+inline constexpr unsigned kVfioGroupMajor = 4000; // /dev/vfio/<group>
+inline constexpr unsigned kVfioCdevMajor = 4001;  // /dev/vfio/devices/vfioN
+inline constexpr unsigned kMiscMajor = 4002;      // /dev/vfio/vfio (minor 0), /dev/iommu (minor 1)
+
+// What a holder of a group can open: the group node (if the group has one) and its VFIO devices.
+struct VfioGroupInfo {
+    int group = -1;
+    bool node = false;
+    struct Device {
+        std::string name;    // PCI address or mdev UUID
+        std::string syspath; // "/sys/devices/..." as vfio-device-syspath prints it (Linux >= 6.18)
+        int cdev = -1;       // N of /dev/vfio/devices/vfioN when the host has cdevs, else -1
+    };
+    std::vector<Device> devices;
+};
 
 class Kernel {
 public:
@@ -130,7 +157,7 @@ public:
     // ---- outputs to the runtime (set before serving; called without internal locks held)
     void on_uevent(std::function<void(const Uevent&)> sink);
     // A /dev node appears or disappears: "vfio/12", "vfio/devices/vfio0".
-    void on_devnode(std::function<void(const std::string& name, bool present)> sink);
+    void on_devnode(std::function<void(const DevNode& node, bool present)> sink);
     // Cache invalidations, one batch per change, delivered before the change's uevents and devnodes.
     void on_invalidate(std::function<void(const std::vector<Invalidation>&)> sink);
     // Test aid: after every change, re-generate every fixed text the kernel was handed (those it caches)
@@ -143,6 +170,8 @@ public:
     int set_link(std::string_view netdev, bool up, std::string& error);
     int set_master(std::string_view netdev, std::string_view master, std::string& error); // "" = release
     int set_group_hold(int group, GroupHold hold, std::string& error);
+    // The group's node and VFIO devices now; -ENOENT with `error` when no device is in the group.
+    int vfio_group_info(int group, VfioGroupInfo& out, std::string& error) const;
     int add_fault(const Fault& fault, std::string& error);
     void clear_faults();
     int load_module(std::string_view module, std::string& error); // modprobe; -ENOENT if not available
@@ -154,6 +183,7 @@ public:
     std::string modules_alias() const;
     // The /dev nodes that exist now ("vfio/12", ...), to populate /dev at start and after reset().
     std::vector<std::string> devnodes() const;
+    std::vector<DevNode> devnode_numbers() const; // the same with their device numbers
 
 private:
     struct Impl;

@@ -182,7 +182,7 @@ int Impl::w_unbind(std::unique_lock<std::mutex>& lock, const std::string& name, 
         if (!d || d->driver != name)
             return -ENODEV;
         if (would_block(*d)) {
-            cv.wait(lock);
+            wait_locked(lock, {addr}); // device_release_driver() holds the device lock while it waits
             if (stopping)
                 return -EINTR;
             continue;

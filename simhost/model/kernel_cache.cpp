@@ -249,18 +249,24 @@ int Kernel::list(uint64_t ino, std::vector<DirEntry>& entries, std::string* path
 }
 
 int Kernel::read(uint64_t ino, std::string& content, std::string* path_out) {
-    std::lock_guard lock(impl_->mu);
+    std::unique_lock lock(impl_->mu);
     auto& k = *impl_;
     Node* n = k.current_node(ino);
     if (!n)
         return -ENOENT;
-    const std::string& path = k.path_of(ino);
+    const std::string path = k.path_of(ino);
     if (path_out)
         *path_out = path;
     if (n->kind == NodeKind::Directory)
         return -EISDIR;
     if (!(n->mode & 0444) || !n->read)
         return -EACCES; // write-only attributes (bind, create, remove ...)
+    // A show() that takes device_lock waits while a blocked store holds it (Node::lock).
+    while (!n->lock.empty() && k.device_locks.count(n->lock) && !k.stopping) {
+        k.cv.wait(lock);
+        if (!(n = k.current_node(ino)))
+            return -ENODEV; // kernfs: the attribute was removed meanwhile
+    }
     content = n->read(k);
     if (n->fixed && k.verify_cache)
         k.told_text[ino] = content;

@@ -41,6 +41,9 @@ struct DeviceState {
     // VF: NVIDIA vendor-specific vGPU profile id, 0 = none
     unsigned vgpu_type = 0;
     std::vector<std::string> netdevs; // registered by the bound driver
+    // VF being removed by a VF disable that waits for it (iov.c pci_iov_remove_virtfn removed its virtfnN
+    // and physfn links first, then blocks in the removal).
+    bool unlinked = false;
 };
 
 struct NetdevState {
@@ -58,6 +61,9 @@ struct MdevState {
     std::string parent;
     std::string type;
     int group = 0;
+    // A `remove` waits for it to be released: device_del() already took it off the bus and the type's
+    // devices/ (mdev_sysfs.c mdev_remove_sysfs_files, bus_remove_device), the directory stays.
+    bool removing = false;
 };
 
 struct DriverState {
@@ -76,6 +82,9 @@ struct Node {
     std::string target; // symlinks, relative
     Reader read;
     Writer write;
+    // Reading it takes this device's device_lock (pci-sysfs.c driver_override_show, iov.c
+    // sriov_numvfs_show, core.c uevent_show): it waits while a store holding that lock blocks.
+    std::string lock;
     uint64_t size = 4096;
     // What the kernel's caches may hold of this node (kernel_cache.cpp, docs/simhost.md "Caching"). A node
     // keeps its inode number for life and never changes kind, mode or link target under it (a changed node
@@ -93,7 +102,7 @@ struct Node {
 struct Output {
     bool is_uevent = true;
     Uevent event;
-    std::string devnode;
+    DevNode devnode;
     bool present = false;
 };
 
@@ -113,7 +122,12 @@ struct Impl {
     std::vector<std::string> driver_order;      // registration order, for probing
     std::set<std::string> loaded_modules;
     std::map<int, GroupHold> holds;
-    std::set<int> vfio_groups; // groups with /dev/vfio/<N>
+    std::set<int> vfio_groups;             // groups with /dev/vfio/<N>
+    std::map<int, unsigned> group_minor;   // /dev/vfio/<N> -> its minor (lowest free, vfio_main.c ida)
+    std::map<std::string, int> vfio_index; // VFIO device (PCI address, mdev UUID) -> N of vfio-dev/vfioN
+    // Devices whose device_lock a blocked store holds (count of such stores): reads that take the lock
+    // wait (Node::lock).
+    std::map<std::string, int> device_locks;
     // IOMMU group → addresses that are or were its members (a VF address keeps its group across VF
     // enables). It keeps refresh_vfio_group, run on every probe, from walking every device.
     std::map<int, std::vector<std::string>> group_members;
@@ -131,7 +145,7 @@ struct Impl {
     std::vector<WriteRecord> log;
 
     std::function<void(const Uevent&)> uevent_sink;
-    std::function<void(const std::string&, bool)> devnode_sink;
+    std::function<void(const DevNode&, bool)> devnode_sink;
     std::function<void(const std::vector<Invalidation>&)> invalidation_sink;
     std::deque<Output> pending;
     std::mutex emit_mu;
@@ -174,11 +188,19 @@ struct Impl {
     // ---- kernel.cpp: state from the spec, outputs
     void init_from_spec();
     void emit(Uevent ev);
-    void emit_devnode(const std::string& name, bool present);
+    void emit_devnode(const DevNode& node, bool present);
+    // Waits on `cv` (releasing `lock`) with `devices` locked: what a store that blocks in the kernel holds.
+    // Pending outputs go out first, so changes made before blocking are visible meanwhile.
+    void wait_locked(std::unique_lock<std::mutex>& lock, const std::vector<std::string>& devices);
+    // The device whose device_lock a store to `canon` (a sysfs path) with `data` takes, "" for none.
+    std::string store_lock(const std::string& canon, std::string_view data) const;
     void flush(); // call without `mu`: tree rebuild if pending, then invalidations, then uevents/devnodes
-    bool quiet = false;                            // building the start state: no uevents
-    void refresh_vfio_group(int group);            // /dev/vfio/<group> exists iff a member is a VFIO device
-    void index_group_member(const DeviceState& d); // group_members, for devices added to `devices`
+    bool quiet = false;                 // building the start state: no uevents
+    void refresh_vfio_group(int group); // /dev/vfio/<group> exists iff a member is a VFIO device
+    void refresh_vfio_device(const std::string& key, bool registered); // vfio-dev/vfioN (+ cdev node)
+    std::string vfio_device_dir(const std::string& key) const;         // sysfs dir of a PCI device or an mdev
+    bool device_fd_open(const DeviceState& d) const; // a VFIO device fd of its group is open
+    void index_group_member(const DeviceState& d);   // group_members, for devices added to `devices`
     std::string compute_dir(const DeviceSpec& d) const;
     int alloc_ifindex() { return next_ifindex++; }
 
@@ -203,6 +225,10 @@ struct Impl {
     void tree_driver_unbound(const DeviceState& d, const std::string& old_driver);
     void tree_mdev_added(const MdevState& m);
     void tree_mdev_removed(const MdevState& m);
+    void tree_mdev_unlisted(const MdevState& m);   // a blocked remove: bus and type links gone
+    void tree_vfio_group(int group, bool present); // /sys/class/vfio/<group>
+    void tree_vfio_device(const std::string& dir, int n, bool present); // <dir>/vfio-dev/vfioN
+    void tree_vf_unlinked(const DeviceState& vf);   // a blocked VF disable: virtfnN and physfn gone
     void tree_device_added(const DeviceState& d);   // device_add (a VF, a hot-plugged device)
     void tree_device_removed(const DeviceState& d); // device_del
     // Resolves `path` following symlinks (all components, or all but the last). Returns 0 or -errno.

@@ -77,6 +77,7 @@ int Impl::w_mdev_create(const std::string& parent, const std::string& type, std:
     // device_add (KOBJ_ADD), then vfio_mdev probes: emulated IOMMU group + VFIO device, KOBJ_BIND.
     emit(mdev_event("add", m, false));
     refresh_vfio_group(m.group);
+    refresh_vfio_device(uuid, true);
     emit(mdev_event("bind", m, true));
     return 0;
 }
@@ -87,6 +88,7 @@ void Impl::remove_mdev(const std::string& uuid) {
         return;
     MdevState m = it->second;
     emit(mdev_event("unbind", m, false));
+    refresh_vfio_device(uuid, false);
     mdevs.erase(it);
     refresh_vfio_group(m.group);
     emit(mdev_event("remove", m, false));
@@ -106,7 +108,16 @@ int Impl::w_mdev_remove(std::unique_lock<std::mutex>& lock, const std::string& u
         if (it == mdevs.end())
             return -ENODEV;
         if (group_held(it->second.group)) {
-            cv.wait(lock); // vfio_unregister_group_dev waits for the device fd to close
+            // mdev_core.c mdev_device_remove_common(): the type's devices/ link goes
+            // (mdev_remove_sysfs_files), device_del() takes the device off the bus
+            // (/sys/bus/mdev/devices/<uuid> goes), then releasing its driver waits in
+            // vfio_unregister_group_dev() for the device fd to close. Seen on Debian's 6.1 kernel
+            // (tests/vm/facts): the bus entry is gone while the write still blocks.
+            if (!it->second.removing) {
+                it->second.removing = true;
+                tree_mdev_unlisted(it->second);
+            }
+            wait_locked(lock, {uuid});
             if (stopping)
                 return -EINTR;
             continue;
@@ -182,7 +193,7 @@ int Impl::w_current_vgpu(std::unique_lock<std::mutex>& lock, const std::string& 
             if (vf->vgpu_type == 0)
                 return 0;
             if (group_held(vf->iommu_group)) {
-                cv.wait(lock); // the vGPU's VFIO device is open
+                wait_locked(lock, {addr}); // the vGPU's VFIO device is open
                 if (stopping)
                     return -EINTR;
                 continue;

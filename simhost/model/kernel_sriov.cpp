@@ -120,13 +120,36 @@ int Impl::w_sriov_numvfs(std::unique_lock<std::mutex>& lock, const std::string& 
         if (!drivers.at(pf->driver).spec.sriov_configure)
             return -ENOENT; // "driver does not support SR-IOV configuration via sysfs"
         if (n == 0) {
-            if (would_block(*pf)) {
-                cv.wait(lock); // a VF's VFIO device is open: removal waits for it to close
-                if (stopping)
-                    return -EINTR;
-                continue;
+            // iov.c sriov_disable() -> sriov_del_vfs(): VF by VF from the lowest, each unlinked (virtfnN,
+            // physfn) and then removed. Removing a VF whose VFIO device is open waits for it to close
+            // (vfio_main.c vfio_unregister_group_dev) with the lower VFs already gone, the store holding
+            // the PF's device_lock and the removal the VF's: seen on Debian's 6.1 kernel (tests/vm/facts).
+            bool waited = false;
+            for (unsigned i = 0; i < pf->numvfs && !waited; ++i) {
+                const std::string a = vf_address(pf->addr, s.offset, s.stride, i).str();
+                DeviceState* vf = dev(a);
+                if (!vf)
+                    continue; // removed before this store blocked
+                if (would_block(*vf)) {
+                    if (!vf->unlinked) {
+                        vf->unlinked = true;
+                        tree_vf_unlinked(*vf);
+                    }
+                    wait_locked(lock, {addr, a});
+                    if (stopping)
+                        return -EINTR;
+                    waited = true; // look at the state afresh
+                    continue;
+                }
+                remove_device(*vf);
+                const int g = vf->iommu_group;
+                devices.erase(a);
+                refresh_vfio_group(g);
             }
-            disable_vfs(*pf);
+            if (waited)
+                continue;
+            pf->numvfs = 0;
+            ++pf->vf_epoch;
             return 0;
         }
         if (pf->numvfs != 0)

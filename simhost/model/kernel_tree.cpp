@@ -206,9 +206,38 @@ void build_mdev(Builder& b, const Impl& k, const MdevState& m) {
         [u = uuid](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
             return k.w_synth_uevent("mdev", u, v);
         });
-    b.link("/bus/mdev/devices/" + uuid, d);
     b.link("/bus/mdev/drivers/vfio_mdev/" + uuid, d);
+    if (m.removing)
+        return; // a blocked remove took it off the bus and out of its type's list already
+    b.link("/bus/mdev/devices/" + uuid, d);
     b.link(parent->dir + "/mdev_supported_types/" + m.type + "/devices/" + uuid, d);
+}
+
+// The group's char device in class "vfio" (vfio_main.c vfio_group_alloc: device_create(vfio.class, ...,
+// "%d")): /sys/class/vfio/<N> -> /devices/virtual/vfio/<N> with `dev` ("MAJ:MIN", core.c dev_show).
+void build_vfio_group(Builder& b, int group) {
+    const std::string d = "/devices/virtual/vfio/" + std::to_string(group);
+    b.file(d + "/dev", kRO, [group](const Impl& k) {
+        auto it = k.group_minor.find(group);
+        return it == k.group_minor.end() ? std::string()
+                                         : fmt("%llu:", kVfioGroupMajor) + fmt("%llu\n", it->second);
+    });
+    b.link(d + "/subsystem", "/class/vfio");
+    b.link("/class/vfio/" + std::to_string(group), d);
+}
+
+// A registered VFIO device's class device (vfio_main.c vfio_device_add, class "vfio-dev", parent the
+// device): <dir>/vfio-dev/vfioN with its `device` link, and `dev` only with cdevs (6.1 registers it with
+// no char device: tests/vm/facts).
+void build_vfio_device(Builder& b, const Impl& k, const std::string& dir, int n) {
+    const std::string name = "vfio" + std::to_string(n);
+    const std::string d = dir + "/vfio-dev/" + name;
+    b.dir(d);
+    b.link(d + "/device", dir);
+    b.link(d + "/subsystem", "/class/vfio-dev");
+    if (k.spec.vfio_cdev)
+        b.text(d + "/dev", fmt("%llu:", kVfioCdevMajor) + fmt("%llu\n", unsigned(n)));
+    b.link("/class/vfio-dev/" + name, d);
 }
 
 void build_iommu_group(Builder& b, int group,
@@ -282,33 +311,44 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
         return env.substr(pos + 9);
     });
     b.file(
-        d + "/uevent", kRW, [dv](const Impl& k) { return k.pci_uevent_env(dv(k)); },
-        [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
-            return k.w_synth_uevent("pci", a, v);
-        });
+         d + "/uevent", kRW, [dv](const Impl& k) { return k.pci_uevent_env(dv(k)); },
+         [a](Impl& k, std::unique_lock<std::mutex>&, std::string_view v) {
+             return k.w_synth_uevent("pci", a, v);
+         })
+        .lock = a; // core.c uevent_show: device_lock
     b.file(
          d + "/config", kRW, [dv](const Impl& k) { return config_space(dv(k)); },
          [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; })
         .size = 256;
     b.fixed(d + "/resource", [dv](const Impl& k) { return resource_lines(dv(k)); });
     b.fixed(d + "/irq", [dv](const Impl& k) { return fmt("%llu\n", dv(k).spec ? dv(k).spec->irq : 0); });
+    // pci-sysfs.c enable_show: the enable count. Drivers enable their device when they probe; vfio-pci
+    // and its variants (override_only here) only while it is open (vfio_pci_core_enable/disable), as
+    // Debian's 6.1 kernel shows (tests/vm/facts: 0 idle or with the group fd alone, 1 with a device fd).
     b.file(
-        d + "/enable", kRW, [dv](const Impl& k) { return std::string(dv(k).driver.empty() ? "0\n" : "1\n"); },
+        d + "/enable", kRW,
+        [dv](const Impl& k) {
+            const DeviceState& x = dv(k);
+            bool on =
+                !x.driver.empty() && (!k.drivers.at(x.driver).spec.override_only || k.device_fd_open(x));
+            return std::string(on ? "1\n" : "0\n");
+        },
         [](Impl&, std::unique_lock<std::mutex>&, std::string_view) { return 0; });
     b.fixed(
         d + "/numa_node",
         [dv](const Impl& k) { return std::to_string(dv(k).spec ? dv(k).spec->numa_node : -1) + "\n"; }, kRW);
     b.fixed(d + "/local_cpulist", [](const Impl& k) { return k.spec.local_cpulist + "\n"; });
     b.file(
-        d + "/driver_override", kRW,
-        [dv](const Impl& k) {
-            // pci-sysfs.c driver_override_show: sysfs_emit("%s\n") of a NULL pointer -> "(null)".
-            auto& o = dv(k).driver_override;
-            return (o ? *o : std::string("(null)")) + "\n";
-        },
-        [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-            return k.w_driver_override(l, a, v);
-        });
+         d + "/driver_override", kRW,
+         [dv](const Impl& k) {
+             // pci-sysfs.c driver_override_show: sysfs_emit("%s\n") of a NULL pointer -> "(null)".
+             auto& o = dv(k).driver_override;
+             return (o ? *o : std::string("(null)")) + "\n";
+         },
+         [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+             return k.w_driver_override(l, a, v);
+         })
+        .lock = a; // under device_lock
     if (!dev.spec->is_bridge() || dev.is_vf)
         b.file(d + "/reset", kWO, nullptr, [](Impl&, std::unique_lock<std::mutex>&, std::string_view v) {
             // pci-sysfs.c reset_store: kstrtoul, only 1 is accepted.
@@ -329,10 +369,11 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
         auto& s = *dev.spec->sriov;
         b.fixed(d + "/sriov_totalvfs", [t = s.totalvfs](const Impl&) { return fmt("%llu\n", t); });
         b.file(
-            d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
-            [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
-                return k.w_sriov_numvfs(l, a, v);
-            });
+             d + "/sriov_numvfs", kRW, [dv](const Impl& k) { return fmt("%llu\n", dv(k).numvfs); },
+             [a](Impl& k, std::unique_lock<std::mutex>& l, std::string_view v) {
+                 return k.w_sriov_numvfs(l, a, v);
+             })
+            .lock = a; // iov.c sriov_numvfs_show: "Serialize vs sriov_numvfs_store()"
         b.fixed(d + "/sriov_offset", [o = s.offset](const Impl&) { return fmt("%llu\n", o); });
         b.fixed(d + "/sriov_stride", [o = s.stride](const Impl&) { return fmt("%llu\n", o); });
         // iov.c sriov_vf_device_show: "%x\n", no 0x prefix (unlike the device file).
@@ -346,11 +387,11 @@ void build_device(Builder& b, const Impl& k, const std::string& addr, const Devi
         b.text(d + "/sriov_vf_total_msix", "0\n");
         for (unsigned i = 0; i < dev.numvfs; ++i) {
             auto vf = vf_address(dev.addr, s.offset, s.stride, i).str();
-            if (auto* v = k.dev(vf))
+            if (auto* v = k.dev(vf); v && !v->unlinked)
                 b.link(d + "/virtfn" + std::to_string(i), v->dir);
         }
     }
-    if (dev.is_vf)
+    if (dev.is_vf && !dev.unlinked)
         b.link(d + "/physfn", k.devices.at(dev.pf).dir);
     build_mdev_types(b, addr, dev);
     // NVIDIA vendor-specific VFIO: per-VF nvidia/ directory while the VF is bound to that driver.
@@ -410,6 +451,51 @@ void Impl::tree_mdev_added(const MdevState& m) {
     build_iommu_group(b, m.group, {{m.uuid, parent->dir + "/" + m.uuid}}); // each mdev has its own group
 }
 
+void Impl::tree_vfio_group(int group, bool present) {
+    if (dirty)
+        return;
+    Builder b(*this, Builder::Patch{});
+    if (present) {
+        build_vfio_group(b, group);
+    } else {
+        b.remove("/devices/virtual/vfio/" + std::to_string(group));
+        b.remove("/class/vfio/" + std::to_string(group));
+    }
+}
+
+void Impl::tree_vfio_device(const std::string& dir, int n, bool present) {
+    if (dirty)
+        return;
+    Builder b(*this, Builder::Patch{});
+    if (present) {
+        build_vfio_device(b, *this, dir, n);
+    } else {
+        if (!dir.empty())
+            b.remove(dir + "/vfio-dev");
+        b.remove("/class/vfio-dev/vfio" + std::to_string(n));
+    }
+}
+
+void Impl::tree_mdev_unlisted(const MdevState& m) {
+    if (dirty)
+        return;
+    const DeviceState* parent = mdev_parent(m.parent);
+    if (!parent)
+        return;
+    Builder b(*this, Builder::Patch{});
+    b.remove("/bus/mdev/devices/" + m.uuid);
+    b.remove(parent->dir + "/mdev_supported_types/" + m.type + "/devices/" + m.uuid);
+}
+
+void Impl::tree_vf_unlinked(const DeviceState& vf) {
+    if (dirty)
+        return;
+    Builder b(*this, Builder::Patch{});
+    b.remove(vf.dir + "/physfn");
+    if (const DeviceState* pf = dev(vf.pf))
+        b.remove(pf->dir + "/virtfn" + std::to_string(vf.vf_index));
+}
+
 void Impl::tree_mdev_removed(const MdevState& m) {
     if (dirty)
         return;
@@ -437,6 +523,8 @@ void Impl::rebuild() const {
     b.dir("/bus/mdev/drivers/vfio_mdev");
     b.dir("/class/net");
     b.dir("/class/mdev_bus");
+    b.dir("/class/vfio");
+    b.dir("/class/vfio-dev");
     b.dir("/kernel/iommu_groups");
     b.dir("/devices/virtual/net");
 
@@ -563,6 +651,12 @@ void Impl::rebuild() const {
     // ---- IOMMU groups (iommu.c): /kernel/iommu_groups/N/devices/<dev> -> the device.
     for (auto& [g, members] : groups)
         build_iommu_group(b, g, members);
+    // ---- VFIO groups and devices (vfio_main.c)
+    for (int g : vfio_groups)
+        build_vfio_group(b, g);
+    for (auto& [key, n] : vfio_index)
+        if (std::string dir = vfio_device_dir(key); !dir.empty())
+            build_vfio_device(b, *this, dir, n);
     adopt_tree(std::move(fresh));
     dirty = false;
 }
@@ -705,17 +799,22 @@ int Kernel::readlink(std::string_view path, std::string& target) const {
 }
 
 int Kernel::read(std::string_view path, std::string& content) const {
-    std::lock_guard lock(impl_->mu);
-    std::string c;
-    if (int r = impl_->resolve(path, true, c))
-        return r;
-    const Node& n = impl_->tree.at(c);
-    if (n.kind == NodeKind::Directory)
-        return -EISDIR;
-    if (!(n.mode & 0444) || !n.read)
-        return -EACCES; // write-only attributes (bind, create, remove ...)
-    content = n.read(*impl_);
-    return 0;
+    std::unique_lock lock(impl_->mu);
+    for (;;) {
+        std::string c;
+        if (int r = impl_->resolve(path, true, c))
+            return r;
+        const Node& n = impl_->tree.at(c);
+        if (n.kind == NodeKind::Directory)
+            return -EISDIR;
+        if (!(n.mode & 0444) || !n.read)
+            return -EACCES; // write-only attributes (bind, create, remove ...)
+        if (n.lock.empty() || !impl_->device_locks.count(n.lock) || impl_->stopping) {
+            content = n.read(*impl_);
+            return 0;
+        }
+        impl_->cv.wait(lock); // its show() takes device_lock, held by a blocked store
+    }
 }
 
 } // namespace simhost

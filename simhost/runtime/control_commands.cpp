@@ -129,24 +129,43 @@ int ControlCommands::resolve_group(const std::string& device_or_group, std::stri
 }
 
 ControlReply ControlCommands::hold(const std::vector<std::string>& words) {
-    const char* kUsage = "hold ADDR|GROUP [--device] [--comm NAME]";
+    const char* kUsage =
+        "hold ADDR|GROUP [--device|--device-only|--cdev] [--syspath] [--comm NAME] [--uid UID]";
     if (words.size() < 2)
         return usage(kUsage);
-    bool device = false;
-    std::string comm = "qemu-system-x86";
+    HoldOptions options;
+    bool kind_given = false;
     for (std::size_t i = 2; i < words.size(); ++i) {
+        auto kind = [&](HoldOptions::Kind k) {
+            if (kind_given)
+                return false;
+            kind_given = true;
+            options.kind = k;
+            return true;
+        };
+        bool ok = true;
         if (words[i] == "--device")
-            device = true;
+            ok = kind(HoldOptions::Kind::Qemu);
+        else if (words[i] == "--device-only")
+            ok = kind(HoldOptions::Kind::DeviceOnly);
+        else if (words[i] == "--cdev")
+            ok = kind(HoldOptions::Kind::Cdev);
+        else if (words[i] == "--syspath")
+            options.syspath = true;
         else if (words[i] == "--comm" && i + 1 < words.size())
-            comm = words[++i];
+            options.comm = words[++i];
+        else if (words[i] == "--uid" && i + 1 < words.size())
+            ok = parse_number(words[++i], options.uid) && options.uid >= 0;
         else
+            ok = false;
+        if (!ok)
             return usage(kUsage);
     }
     std::string error;
     const int group = resolve_group(words[1], error);
     if (group < 0)
         return failure(ENODEV, error);
-    const pid_t pid = holders_.start(group, device, comm, error);
+    const pid_t pid = holders_.start(group, options, error);
     if (pid < 0)
         return failure(-pid, error);
     return ok(std::to_string(pid) + "\n");
@@ -251,7 +270,7 @@ ControlReply ControlCommands::handle(const std::vector<std::string>& words) {
     if (command == "reset" && words.size() == 1) {
         holders_.kill_all(); // guests do not survive the host going back to its description
         kernel_.reset();
-        devnodes_.replace_all(kernel_.devnodes());
+        devnodes_.replace_all(kernel_.devnode_numbers());
         return ok();
     }
     return failure(

@@ -166,11 +166,11 @@ int run_main(const std::vector<std::string>& args) {
         kernel->on_uevent([&sysfs, &uevents](const Uevent& event) {
             sysfs.post([&uevents, event] { uevents.send(event); });
         });
-        kernel->on_devnode([&sysfs, &devnodes](const std::string& name, bool present) {
-            sysfs.post([&devnodes, name, present] { devnodes.set_present(name, present); });
+        kernel->on_devnode([&sysfs, &devnodes](const DevNode& node, bool present) {
+            sysfs.post([&devnodes, node, present] { devnodes.set_present(node, present); });
         });
         kernel->set_verify_cache(verify_cache);
-        devnodes.replace_all(kernel->devnodes());
+        devnodes.replace_all(kernel->devnode_numbers());
 
         sysfs.mount("/sys");
         ControlServer control(*kernel, devnodes, executable, [&sysfs] { sysfs.settle(); });

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -117,10 +118,7 @@ void mount_private_dev() {
         fail("umount " + host_dev);
     ::rmdir(host_dev.c_str());
 
-    // drivers/vfio/container.c: the container node /dev/vfio/vfio exists whenever vfio is loaded.
     make_dirs("/dev/vfio");
-    write_file("/dev/vfio/vfio", "");
-    ::chmod("/dev/vfio/vfio", 0666);
 }
 
 void overlay_directory(const std::string& directory) {
@@ -155,34 +153,41 @@ void install_modprobe_shim(const std::string& simhost_executable) {
         fail("symlink " + shim.string());
 }
 
-void DevNodes::set_present(const std::string& name, bool present) {
+void DevNodes::set_present(const DevNode& node, bool present) {
     std::lock_guard lock(mutex_);
-    const std::string path = "/dev/" + name;
+    const std::string path = "/dev/" + node.name;
+    auto known =
+        std::find_if(present_.begin(), present_.end(), [&](const DevNode& n) { return n.name == node.name; });
     if (present) {
         std::error_code ec;
         fs::create_directories(fs::path(path).parent_path(), ec);
-        const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            ::close(fd);
-        if (std::find(present_.begin(), present_.end(), name) == present_.end())
-            present_.push_back(name);
+        ::unlink(path.c_str());
+        // vfio_main.c vfio_devnode(): group nodes are 0600 root; the container (misc device) is 0666.
+        const mode_t mode = node.name == "vfio/vfio" ? 0666 : 0600;
+        if (::mknod(path.c_str(), S_IFCHR | mode, ::makedev(node.major, node.minor)) == 0)
+            ::chmod(path.c_str(), mode); // the umask cut it
+        if (known == present_.end())
+            present_.push_back(node);
+        else
+            *known = node;
     } else {
         ::unlink(path.c_str());
-        present_.erase(std::remove(present_.begin(), present_.end(), name), present_.end());
+        if (known != present_.end())
+            present_.erase(known);
     }
 }
 
-void DevNodes::replace_all(const std::vector<std::string>& names) {
-    std::vector<std::string> old;
+void DevNodes::replace_all(const std::vector<DevNode>& nodes) {
+    std::vector<DevNode> old;
     {
         std::lock_guard lock(mutex_);
         old = present_;
     }
-    for (const auto& name : old)
-        if (std::find(names.begin(), names.end(), name) == names.end())
-            set_present(name, false);
-    for (const auto& name : names)
-        set_present(name, true);
+    for (const auto& node : old)
+        if (std::find(nodes.begin(), nodes.end(), node) == nodes.end())
+            set_present(node, false);
+    for (const auto& node : nodes)
+        set_present(node, true);
 }
 
 } // namespace simhost

@@ -4,6 +4,8 @@
 // even after SIGKILL: the kernel tears the mount namespace down with its last process).
 #pragma once
 
+#include "kernel.hpp"
+
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -25,7 +27,7 @@ void enter_private_namespaces();
 void mount_private_run();
 
 // tmpfs on /dev holding bind mounts of the host's basic nodes (null, zero, tty, fuse, pts, shm, ...)
-// and an empty /dev/vfio/ with /dev/vfio/vfio.
+// and an empty /dev/vfio/ (DevNodes fills it).
 void mount_private_dev();
 
 // Overlay `directory` with a tmpfs upper layer so files can be added or replaced in the namespace only.
@@ -38,16 +40,18 @@ void install_modules_alias(const std::string& content);
 // modprobe when invoked under that name (via an overlay on /usr/sbin).
 void install_modprobe_shim(const std::string& simhost_executable);
 
-// Keeps /dev/<name> files in step with the model's device nodes ("vfio/12", "vfio/devices/vfio0").
-// Plain files stand in for character devices: holders only need something to open and keep open.
+// Keeps /dev/<name> in step with the model's device nodes ("vfio/12", "vfio/devices/vfio0"): character
+// device nodes (mknod) with the numbers sysfs shows for them, so that a program can compare an open file
+// with sysfs as it must on a real host. Their majors belong to no driver (kernel.hpp): stat works, an
+// open fails (ENXIO); simhost's guests hold them through a simulated /proc (holders.hpp), not by opening.
 class DevNodes {
 public:
-    void set_present(const std::string& name, bool present);
-    void replace_all(const std::vector<std::string>& names); // after start and reset()
+    void set_present(const DevNode& node, bool present);
+    void replace_all(const std::vector<DevNode>& nodes); // after start and reset()
 
 private:
     std::mutex mutex_;
-    std::vector<std::string> present_;
+    std::vector<DevNode> present_;
 };
 
 } // namespace simhost

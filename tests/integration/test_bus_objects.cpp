@@ -65,7 +65,7 @@ DeviceView vf(int fn) {
     v.managed = true;
     v.pool = "guests";
     v.in_use = true;
-    v.holders = {"pid 4242 (qemu-system-x86)", "netdev ens1f0v3 is up"};
+    v.holders = {"pid 4242 uid 0 (qemu-system-x86)", "netdev ens1f0v3 is up"};
     v.state = "blocked";
     v.reason = "would unbind a device in use";
     v.source = "/etc/hostdevd/10-nics.toml:12";

@@ -216,16 +216,21 @@ TEST_CASE("daemon: a write stuck in the kernel neither stalls D-Bus nor goes unr
     Lab lab;
     testing::simhost_ctl({"fault", "block", "/sys/bus/pci/devices/0000:3b:02.2/driver_override", "10"});
     sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:3b:02.2");
-    // While the daemon's worker sits in the write, property reads keep being answered at once. The
-    // figure asserted is the 99th percentile of the reads made meanwhile (this machine is shared; the
-    // B8 benchmark measures the same thing precisely), and the device reports the stuck write.
+    // While the daemon's worker sits in the write, property reads keep being answered: each one returns
+    // while the write is still in the kernel (the VF has no driver yet when the answer is in), which a
+    // loop stalled by the write could not do, and the device reports the stuck write. Decided by the
+    // order of events, not by a latency bound a shared machine can miss; the latencies are a figure
+    // (the B8 benchmark measures them precisely).
     std::vector<std::chrono::nanoseconds> latencies;
     bool reported = false;
+    size_t answered_after_the_write = 0;
     auto until = std::chrono::steady_clock::now() + 8s;
     while (std::chrono::steady_clock::now() < until && !reported) {
         auto t0 = std::chrono::steady_clock::now();
         std::string state = device_property(*lab.client, "0000:3b:02.2", "State");
         latencies.push_back(std::chrono::steady_clock::now() - t0);
+        if (!driver_of("0000:3b:02.2").empty())
+            ++answered_after_the_write;
         if (state == "failed")
             reported = true;
         else
@@ -235,51 +240,133 @@ TEST_CASE("daemon: a write stuck in the kernel neither stalls D-Bus nor goes unr
     REQUIRE(reported);
     CHECK_THAT(device_property(*lab.client, "0000:3b:02.2", "Reason"), Catch::Contains("blocked for"));
     std::sort(latencies.begin(), latencies.end());
-    REQUIRE(latencies.size() > 100);
+    REQUIRE(latencies.size() > 10);
     auto p99 = std::chrono::duration_cast<std::chrono::milliseconds>(latencies[latencies.size() * 99 / 100]);
     auto worst = std::chrono::duration_cast<std::chrono::milliseconds>(latencies.back());
     INFO(latencies.size() << " reads, p99 " << p99.count() << " ms, worst " << worst.count() << " ms");
-    CHECK(p99.count() < 100);
-    // Once the kernel lets go, the bind completes and the device converges.
+    CHECK(answered_after_the_write == 0);
+    // Once the kernel lets go, the bind completes; the write was stuck, so the device stays failed, naming
+    // the write and how long the kernel held it, until someone asks again.
     CHECK(testing::wait_until([] { return driver_of("0000:3b:02.2") == "vfio-pci"; }, 15s));
+    CHECK(testing::wait_until(
+        [&] {
+            return device_property(*lab.client, "0000:3b:02.2", "Reason")
+                       .find("was blocked in the kernel for") != std::string::npos;
+        },
+        15s));
+    CHECK(device_property(*lab.client, "0000:3b:02.2", "State") == "failed");
 }
 
-TEST_CASE("daemon: READY=1 reaches systemd only after the first reconcile has settled", "[lab]") {
-    // A datagram socket standing in for systemd's NOTIFY_SOCKET.
-    std::string path = "/run/hostdevd-test-notify";
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    unlink(path.c_str());
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+namespace {
 
+// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what the daemon sends.
+class NotifySocket {
+public:
+    NotifySocket() {
+        fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd_ >= 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+        unlink(path_.c_str());
+        REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    }
+    ~NotifySocket() {
+        close(fd_);
+        unlink(path_.c_str());
+    }
+    const std::string& path() const { return path_; }
+    // Takes every datagram already queued; true when one of all received so far says READY=1.
+    bool drain() {
+        char buf[4096];
+        ssize_t n;
+        while ((n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+            messages.emplace_back(buf, n);
+        for (const auto& m : messages)
+            if (m.find("READY=1") != std::string::npos)
+                return true;
+        return false;
+    }
+    std::vector<std::string> messages;
+
+private:
+    std::string path_ = "/run/hostdevd-test-notify";
+    int fd_ = -1;
+};
+
+// The qemu-nvme host's PF with 4 VFs on vfio-pci (examples/config/qemu-nvme without the mdevs).
+constexpr const char* kNvmePf = "0000:01:00.0";
+constexpr const char* kNvmeConfig = "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\nvfs = 4\n"
+                                    "autoprobe = false\n[[pf.vf]]\nindex = \"0-3\"\ndriver = \"vfio-pci\"\n";
+
+} // namespace
+
+TEST_CASE("daemon: READY=1 reaches systemd only after the first reconcile has settled", "[lab]") {
+    NotifySocket notify;
     ConfigDir conf;
     conf.copy_from(testing::source_dir() + "/examples/config/lab");
     testing::PrivateBus bus;
-    testing::Daemon daemon(bus, conf.path(), {}, {{"NOTIFY_SOCKET", path}});
-    std::vector<std::string> messages;
-    bool ready = testing::wait_until(
-        [&] {
-            char buf[4096];
-            ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-            if (n > 0)
-                messages.emplace_back(buf, n);
-            return !messages.empty() && messages.back().find("READY=1") != std::string::npos;
-        },
-        15s);
-    close(fd);
-    unlink(path.c_str());
+    testing::Daemon daemon(bus, conf.path(), {}, {{"NOTIFY_SOCKET", notify.path()}});
+    bool ready = testing::wait_until([&] { return notify.drain(); }, 15s);
     INFO("hostdevd log:\n" << daemon.log());
     REQUIRE(ready);
     // By then the VFs exist and are bound: consumers ordered after hostdevd.service find them.
     CHECK(driver_of("0000:3b:02.0") == "vfio-pci");
     CHECK(driver_of("0000:af:00.5") == "vfio-pci");
     bool status_seen = false;
-    for (const auto& m : messages)
+    for (const auto& m : notify.messages)
         status_seen = status_seen || m.find("STATUS=") != std::string::npos;
     CHECK(status_seen);
+}
+
+TEST_CASE("daemon: READY=1 waits for a PF whose driver is still probing", "[qemu-nvme]") {
+    // At boot hostdevd can start before the PF's driver has bound: its VF-count change is `waiting`.
+    sysfs_write("/sys/bus/pci/drivers/nvme/unbind", kNvmePf);
+    NotifySocket notify;
+    ConfigDir conf;
+    conf.write("10-nvme.toml", kNvmeConfig);
+    testing::PrivateBus bus;
+    testing::Daemon daemon(bus, conf.path(), {}, {{"NOTIFY_SOCKET", notify.path()}});
+    testing::BusClient client(bus.address());
+    INFO("hostdevd log:\n" << daemon.log());
+    // The loop answers a property read only after the pass that published the value has returned, so
+    // whatever that pass sent to NOTIFY_SOCKET is queued by the time the answer arrives.
+    REQUIRE(testing::wait_until([&] { return device_property(client, kNvmePf, "State") == "pending"; }, 15s));
+    CHECK_THAT(device_property(client, kNvmePf, "Reason"), Catch::Contains("has no driver bound"));
+    CHECK(device_property(client, kNvmePf, "State") == "pending");
+    CHECK_FALSE(notify.drain()); // not ready: the configured state is not reached and can still be
+    // The driver binds: the VFs are created and bound, and only then READY=1.
+    sysfs_write("/sys/bus/pci/drivers_probe", kNvmePf);
+    REQUIRE(testing::wait_until([&] { return notify.drain(); }, 15s));
+    for (const char* vf : {"0000:01:00.1", "0000:01:00.2", "0000:01:00.3", "0000:01:00.4"})
+        CHECK(driver_of(vf) == "vfio-pci");
+    CHECK_THAT(daemon.log(), Catch::Contains("ready: state converged"));
+}
+
+TEST_CASE("daemon: READY=1 comes after --ready-timeout when a PF never gets a driver and the log names it",
+          "[qemu-nvme]") {
+    sysfs_write("/sys/bus/pci/drivers/nvme/unbind", kNvmePf);
+    NotifySocket notify;
+    ConfigDir conf;
+    conf.write("10-nvme.toml", kNvmeConfig);
+    testing::PrivateBus bus;
+    testing::Daemon daemon(bus, conf.path(), {"--ready-timeout", "1"}, {{"NOTIFY_SOCKET", notify.path()}});
+    REQUIRE(testing::wait_until([&] { return notify.drain(); }, 15s));
+    INFO("hostdevd log:\n" << daemon.log());
+    CHECK_THAT(daemon.log(), Catch::Contains("not reached within --ready-timeout 1 s"));
+    CHECK_THAT(daemon.log(),
+               Catch::Contains("0000:01:00.0 sriov_numvfs 0 -> 4 (waiting: PF 0000:01:00.0 has no "
+                               "driver bound"));
+    CHECK(testing::trimmed(testing::read_file("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs")) == "0");
+}
+
+TEST_CASE("daemon: --ready-timeout refuses what is not a number of seconds", "[qemu-nvme]") {
+    for (const char* bad : {"0", "-1", "abc", "5s", "3601", ""}) {
+        auto c = testing::run({testing::hostdevd(), "--ready-timeout", bad});
+        INFO("--ready-timeout '" << bad << "': " << c.err);
+        CHECK(c.exit_code == 2);
+        CHECK_THAT(c.err, Catch::Contains("--ready-timeout takes a number of seconds"));
+    }
 }
 
 TEST_CASE("daemon: hostdevctl plan and apply go through the running daemon", "[lab]") {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The Debian package, end to end (issue 18): builds it with `dpkg-buildpackage -us -uc -b` from a copy of
-# the source tree, runs lintian (errors and warnings fail; its whole output is printed), installs it
+# The Debian package, end to end (issue 18): takes the package build_deb.sh built with
+# `dpkg-buildpackage -us -uc -b` from a copy of the source tree, runs lintian (errors and warnings fail; its whole output is printed), installs it
 # with `dpkg -i` into this machine's /, checks what it installed (files, conffile, the unit enabled,
 # hostdevctl and the man pages working), purges it with `dpkg --purge` and shows that no file is left:
 # the listing of /etc, /usr, /lib, /opt and /var/lib (but dpkg's own database) is the same before and
@@ -11,25 +11,22 @@
 # never leaves the machine changed: the service is never started (no systemd runs here, and a temporary
 # policy-rc.d denies starts in case one does), it refuses to run when hostdevd is already installed (it
 # would purge someone's installation), and every exit path purges what it installed.
-#   test_deb.sh SOURCE_DIR
+#   test_deb.sh DEB_DIR
 set -u
-SRC=$(cd "$1" && pwd)
+DEB_DIR=$1
 fail=0
 say() { printf '%s\n' "$*"; }
 die() { say "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (dpkg -i)"
-for tool in dpkg-buildpackage dh lintian dpkg; do
+for tool in lintian dpkg; do
     command -v "$tool" >/dev/null || die "$tool missing (scripts/install-deps.sh installs it)"
 done
 if dpkg-query -W -f='${Status}' hostdevd 2>/dev/null | grep -qv "not-installed"; then
     die "a hostdevd package is installed here; this test installs and purges one: remove it first"
 fi
 
-# A fixed directory (the same compiler command lines every run, so ccache can answer); the test runs
-# alone (RUN_SERIAL), and a directory left by an interrupted run is replaced.
-WORK=${TMPDIR:-/tmp}/hostdevd-deb-test
-rm -rf "$WORK" && mkdir -p "$WORK" || die "cannot create $WORK"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostdevd-deb-test.XXXXXX") || die "cannot create a work directory"
 POLICY=/usr/sbin/policy-rc.d
 OWN_POLICY=0
 INSTALLED=0
@@ -48,25 +45,11 @@ snapshot() {
         -o -path /var/lib/man-db \) -prune -o -print 2>/dev/null | LC_ALL=C sort
 }
 
-# 1. Build from a copy of the tree (the sources as they are, without build trees or git data).
-TREE=$WORK/hostdevd-0.1.0
-mkdir -p "$TREE"
-tar -C "$SRC" --exclude='./build*' --exclude=./.git --exclude=./.cache --exclude='./obj-*' \
-    --exclude=./debian/hostdevd --exclude=./debian/.debhelper -cf - . | tar -C "$TREE" -xf -
-start=$(date +%s)
-# ccache, when this machine has it, makes rebuilds cheap; the package does not need it.
-CC_PATH=""
-[ -d /usr/lib/ccache ] && command -v ccache >/dev/null && CC_PATH=/usr/lib/ccache:
-if ! (cd "$TREE" && env PATH="$CC_PATH$PATH" CCACHE_BASEDIR="$TREE" CCACHE_NOHASHDIR=1 \
-        CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" DEB_BUILD_OPTIONS="parallel=2 nocheck" \
-        dpkg-buildpackage -us -uc -b >"$WORK/build.log" 2>&1); then
-    tail -40 "$WORK/build.log"
-    die "dpkg-buildpackage failed"
-fi
-DEB=$(ls "$WORK"/hostdevd_*.deb 2>/dev/null | head -1)
-CHANGES=$(ls "$WORK"/hostdevd_*.changes 2>/dev/null | head -1)
-[ -n "$DEB" ] && [ -n "$CHANGES" ] || die "no .deb/.changes produced"
-say "built $(basename "$DEB") in $(($(date +%s) - start)) s"
+# 1. The package, built by build_deb.sh (the CTest fixture `hostdevd-deb`) into DEB_DIR.
+DEB=$(ls "$DEB_DIR"/hostdevd_*.deb 2>/dev/null | head -1)
+CHANGES=$(ls "$DEB_DIR"/hostdevd_*.changes 2>/dev/null | head -1)
+[ -n "$DEB" ] && [ -n "$CHANGES" ] || die "no .deb/.changes in $DEB_DIR (tests/packaging/build_deb.sh builds them)"
+say "testing $(basename "$DEB")"
 
 # 2. lintian: errors and warnings fail; info and pedantic tags are shown for the record (overrides, each
 # with its reason, are in debian/hostdevd.lintian-overrides).

@@ -135,6 +135,29 @@ std::vector<std::vector<std::string>> random_faults(const simhost::HostSpec& hos
     return out;
 }
 
+// How a guest holds a VFIO device (simhost ctl hold): the group fd; what QEMU keeps (container, group,
+// device fd); a device fd alone, as 6.1 shows it (unattributed) or 6.18 (fdinfo names the device); an
+// iommufd device cdev (refused on hosts without cdevs). And two fakes an unprivileged user can make, which
+// must not count: an O_PATH fd on the group node, /dev/null bound over it in a user namespace.
+static std::vector<std::string> random_hold(Rng& rng, const std::string& device, bool pci) {
+    switch (pick(rng, 0, pci ? 7 : 5)) {
+    case 0:
+        return {"hold", device};
+    case 1:
+        return {"hold", device, "--device"};
+    case 2:
+        return {"hold", device, "--device-only"};
+    case 3:
+        return {"hold", device, "--device-only", "--syspath"};
+    case 4:
+        return {"fake-opath", device};
+    case 5:
+        return {"fake-devnull", device};
+    default:
+        return {"hold", device, "--cdev"};
+    }
+}
+
 std::vector<std::vector<std::string>> random_holders(Rng& rng) {
     std::vector<std::string> pci, mdevs;
     std::error_code ec;
@@ -151,7 +174,7 @@ std::vector<std::vector<std::string>> random_holders(Rng& rng) {
     const unsigned count = pick(rng, 0, 3);
     for (unsigned i = 0; i < count && !pci.empty(); ++i) {
         if (!mdevs.empty() && chance(rng, 0.25)) {
-            out.push_back({"hold", one_of(rng, mdevs)});
+            out.push_back(random_hold(rng, one_of(rng, mdevs), false));
             continue;
         }
         const std::string dev = one_of(rng, pci);
@@ -164,10 +187,8 @@ std::vector<std::vector<std::string>> random_holders(Rng& rng) {
                 out.push_back({"link", nets.front(), "up"});
             else
                 out.push_back({"master", nets.front(), "br0"});
-        } else if (chance(rng, 0.3)) {
-            out.push_back({"hold", dev, "--device"}); // QEMU with the device open: removal would wait
         } else {
-            out.push_back({"hold", dev});
+            out.push_back(random_hold(rng, dev, true));
         }
     }
     return out;

@@ -20,7 +20,9 @@ std::string random_config(const simhost::HostSpec& host, Rng& rng);
 std::vector<std::vector<std::string>> random_faults(const simhost::HostSpec& host, Rng& rng);
 
 // `simhost ctl` argument lists that make 0..3 present devices in use, chosen among what exists now in the
-// simulated /sys: a VFIO group or device fd held by a process, a netdev up, a netdev enslaved to a bridge.
+// simulated /sys: a VFIO group fd, QEMU's fds, a device fd alone (6.1 or 6.18 fdinfo) or a device cdev held
+// by a process, a netdev up, a netdev enslaved to a bridge; or {"fake-opath"|"fake-devnull", DEVICE}: an
+// unprivileged process's fake holder that must not count (the test starts it, not simhost).
 std::vector<std::vector<std::string>> random_holders(Rng& rng);
 
 // Errnos the kernel returns for the writes hostdevd makes (sysfs-abi.md; iov.c, bus.c, dd.c,

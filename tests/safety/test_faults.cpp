@@ -241,19 +241,20 @@ TEST_CASE("a guest starting between the plan and a disruptive write is seen by t
     conf.write("10-vfs.toml", vfio_config(pf, 4)); // autoprobe = false
     REQUIRE(run_apply(conf).exit_code == 0);
     // The new configuration turns autoprobe on (written first) and shrinks 4 -> 2 (disruptive, planned as
-    // safe: no VF is in use yet). The autoprobe write is slowed to 1 s; the guest starts inside that window.
+    // safe: no VF is in use yet). The autoprobe write is slowed to 2 s; the guest starts inside that window.
     std::string next = vfio_config(pf, 2);
     next.replace(next.find("autoprobe = false"), 17, "autoprobe = true");
     conf.write("10-vfs.toml", next);
-    testing::simhost_ctl({"fault", "block", "/sys/bus/pci/devices/" + pf + "/sriov_drivers_autoprobe", "1"});
+    testing::simhost_ctl({"fault", "block", "/sys/bus/pci/devices/" + pf + "/sriov_drivers_autoprobe", "2"});
     testing::clear_write_log();
     safety::ChildResult result;
     std::thread apply([&] { result = run_apply(conf); });
-    // The point of injection, 0.3 s into the 1 s window: a sleep is the point here, not a wait for state.
-    std::this_thread::sleep_for(300ms);
+    // The point of injection: while hostdevctl is inside the slowed write (seen in /proc, not guessed).
+    const bool in_window = testing::wait_write_in_flight("/sriov_drivers_autoprobe", 20s) != 0;
     std::string pid = testing::trimmed(testing::simhost_ctl({"hold", "0000:3b:02.3"}));
     apply.join();
     INFO("apply:\n" << result.output);
+    REQUIRE(in_window);
     auto log = testing::write_log();
     REQUIRE(testing::writes_to(log, "/sriov_drivers_autoprobe").size() == 1); // the window really was there
     CHECK(testing::writes_to(log, "/sriov_numvfs").empty());
@@ -275,11 +276,12 @@ TEST_CASE("a device vanishing mid-wave - the apply ends cleanly and the next one
     testing::clear_write_log();
     safety::ChildResult result;
     std::thread apply([&] { result = run_apply(conf); });
-    // The point of injection, inside the first slowed write: a sleep is the point here, not a wait.
-    std::this_thread::sleep_for(300ms);
+    // The point of injection: while hostdevctl is inside a slowed probe request (seen in /proc).
+    const bool in_window = testing::wait_write_in_flight("/drivers_probe", 20s) != 0;
     testing::simhost_ctl({"unplug", pf});
     apply.join();
     INFO("apply:\n" << result.output);
+    REQUIRE(in_window);
     CHECK_FALSE(result.timed_out);
     CHECK(result.exit_code < 128); // no crash
     CHECK_FALSE(std::filesystem::exists("/sys/bus/pci/devices/" + pf));

@@ -13,9 +13,16 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
 #include <functional>
+#include <grp.h>
 #include <iostream>
+#include <poll.h>
+#include <signal.h>
 #include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -38,6 +45,68 @@ std::string joined(const std::vector<std::string>& words) {
     for (const auto& w : words)
         out += (out.empty() ? "" : " ") + w;
     return out;
+}
+
+// Fake holders an unprivileged user can make (random_holders' "fake-opath", "fake-devnull"): nobody keeps
+// an O_PATH fd on the device's group node, or opens /dev/null bound over it in its own user and mount
+// namespace. Neither may count as a holder. Killed with the scenario.
+class Fakes {
+public:
+    ~Fakes() {
+        for (pid_t pid : pids_) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+    }
+    // false when the device has no group node now (the fake is refused, as a hold would be).
+    bool start(const std::vector<std::string>& fake) {
+        std::error_code ec;
+        std::filesystem::path group;
+        for (const char* bus : {"/sys/bus/pci/devices/", "/sys/bus/mdev/devices/"})
+            if (auto link = std::filesystem::read_symlink(bus + fake[1] + "/iommu_group", ec); !ec)
+                group = link.filename();
+        const std::string node = "/dev/vfio/" + group.string();
+        if (group.empty() || !std::filesystem::exists(node, ec))
+            return false;
+        int ready[2];
+        if (pipe(ready) != 0)
+            return false;
+        const pid_t pid = fork();
+        if (pid == 0) {
+            close(ready[0]);
+            if (fake[0] == "fake-devnull") {
+                dup2(ready[1], 1);
+                const std::string script = "mount --bind /dev/null " + node + " && exec 3<>" + node +
+                                           " && echo ready && exec sleep 600";
+                execlp("setpriv", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "unshare",
+                       "-Urm", "sh", "-c", script.c_str(), nullptr);
+                _exit(127);
+            }
+            if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                setresuid(65534, 65534, 65534) != 0 || open(node.c_str(), O_PATH) < 0 ||
+                write(ready[1], "ready\n", 6) != 6)
+                _exit(126);
+            pause();
+            _exit(0);
+        }
+        close(ready[1]);
+        pollfd p{ready[0], POLLIN, 0};
+        char buf[8];
+        const bool ok = pid > 0 && poll(&p, 1, 10000) == 1 && read(ready[0], buf, sizeof buf) > 0;
+        close(ready[0]);
+        if (pid > 0)
+            pids_.push_back(pid);
+        return ok;
+    }
+    const std::vector<pid_t>& pids() const { return pids_; }
+
+private:
+    std::vector<pid_t> pids_;
+};
+
+// A holder from random_holders: a simhost hold, a netdev change, or a fake.
+bool start_holder(const std::vector<std::string>& h, Fakes& fakes) {
+    return h[0].rfind("fake-", 0) == 0 ? fakes.start(h) : try_ctl(h);
 }
 
 safety::ChildResult run_apply(const testing::ConfigDir& conf, std::chrono::microseconds kill_after = 0us) {
@@ -69,6 +138,7 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
     testing::simhost_ctl({"reset"});
     testing::simhost_ctl({"log", "clear"});
     testing::ConfigDir conf;
+    Fakes fakes;
 
     // 1. A first configuration, applied on a quiet host.
     std::string config = safety::random_config(host, rng);
@@ -81,7 +151,7 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
 
     // 2. Guests and host networking start using some devices.
     for (const auto& h : safety::random_holders(rng))
-        story << "ctl " << joined(h) << (try_ctl(h) ? "" : " (refused)") << "\n";
+        story << "ctl " << joined(h) << (start_holder(h, fakes) ? "" : " (refused)") << "\n";
 
     // 3. The configuration changes under faults; the apply may be killed at a random point.
     config = safety::random_config(host, rng);
@@ -100,7 +170,7 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
 
     // 4. Holders change, maybe the configuration again; faults end; the system must settle.
     for (const auto& h : safety::random_holders(rng))
-        story << "ctl " << joined(h) << (try_ctl(h) ? "" : " (refused)") << "\n";
+        story << "ctl " << joined(h) << (start_holder(h, fakes) ? "" : " (refused)") << "\n";
     if (std::bernoulli_distribution(0.5)(rng)) {
         config = safety::random_config(host, rng);
         conf.write("10-random.toml", config);
@@ -125,7 +195,16 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
     if (!settled)
         report.violations.push_back("did not settle; safe actions left:\n" + pending);
 
-    // 5. The oracle over everything the kernel saw.
+    // 5. No fake holder counted: nothing names their processes.
+    if (!fakes.pids().empty()) {
+        auto devices = testing::run({testing::hostdevctl(), "devices", "--json"});
+        for (pid_t pid : fakes.pids())
+            if (devices.out.find("pid " + std::to_string(pid) + " ") != std::string::npos)
+                report.violations.push_back("a fake holder (pid " + std::to_string(pid) + ") counts:\n" +
+                                            devices.out);
+    }
+
+    // 6. The oracle over everything the kernel saw.
     for (const auto& w : testing::write_log())
         if (w.value("disrupted_in_use", false))
             report.violations.push_back(

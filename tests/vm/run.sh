@@ -4,11 +4,16 @@
 # root read-only over 9p (so the repository and build tree are visible at the same paths) under a
 # tmpfs overlay; results go to a read-write 9p share.
 #
-# usage: tests/vm/run.sh [--results DIR] [--timeout SECONDS] [SCENARIO...]
+# usage: tests/vm/run.sh [--results DIR] [--timeout SECONDS] [--systemd BOOT] [SCENARIO...]
 #        A SCENARIO "bench/NAME" is tests/vm/bench/NAME.sh, a measurement that is never run by default.
+#        --systemd BOOT: the guest's PID 1 is Debian's systemd, hostdevd installed from the build tree
+#        (guest/systemd-boot.sh, setup BOOT: nomdev or mdev); the scenario defaults to systemd/BOOT
+#        (tests/vm/systemd/BOOT.sh). run-systemd.sh runs every systemd boot.
 # env:   HOSTDEVD_VM_CACHE  prepared cache (default /var/cache/hostdevd-vm)
 #        HOSTDEVD_BUILD_DIR build tree with cli/hostdevctl (default <repo>/build)
 #        HOSTDEVCTL         hostdevctl binary (default $HOSTDEVD_BUILD_DIR/cli/hostdevctl)
+#        HOSTDEVD_DEB       systemd boots: the Debian package to install in the guest (dpkg -i) instead of
+#                           `cmake --install` of the build tree
 #        HOSTDEVD_VM_ACCEL  force "kvm" or "tcg" (default: KVM when a probe boot works, else TCG)
 #        HOSTDEVD_VM_BENCH_PFS  extra NVMe PFs with 64 VFs each, for tests/vm/bench (default 0)
 #
@@ -23,19 +28,23 @@ CACHE=${HOSTDEVD_VM_CACHE:-/var/cache/hostdevd-vm}
 BUILD=${HOSTDEVD_BUILD_DIR:-$REPO/build}
 HOSTDEVCTL=${HOSTDEVCTL:-$BUILD/cli/hostdevctl}
 RESULTS=
-TIMEOUT=300
+TIMEOUT=
+SYSTEMD_BOOT=
 
 while [ $# -gt 0 ]; do
     case "$1" in
     --results) RESULTS=$2 && shift 2 ;;
     --timeout) TIMEOUT=$2 && shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0" && exit 0 ;;
+    --systemd) SYSTEMD_BOOT=$2 && shift 2 ;;
+    -h | --help) sed -n '2,22p' "$0" && exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2 && exit 2 ;;
     *) break ;;
     esac
 done
 if [ $# -gt 0 ]; then
     SCENARIOS=$*
+elif [ -n "$SYSTEMD_BOOT" ]; then
+    SCENARIOS=systemd/$SYSTEMD_BOOT
 else
     SCENARIOS=$(cd "$VMDIR/scenarios" && ls ./*.sh | sed 's|^\./||; s|\.sh$||' | grep -v '^lib$' | tr '\n' ' ')
 fi
@@ -43,6 +52,18 @@ for s in $SCENARIOS; do
     case $s in */*) f=$VMDIR/$s.sh ;; *) f=$VMDIR/scenarios/$s.sh ;; esac
     [ -f "$f" ] || { echo "run.sh: no scenario ${f#"$REPO"/}" >&2 && exit 2; }
 done
+
+# A systemd boot costs more than the busybox guest's (systemd's own start, then the unit's life cycle).
+INIT_ARGS=
+if [ -n "$SYSTEMD_BOOT" ]; then
+    INIT_ARGS="hostdevd.init=systemd hostdevd.boot=$SYSTEMD_BOOT"
+    if [ -n "${HOSTDEVD_DEB:-}" ]; then
+        [ -f "$HOSTDEVD_DEB" ] || { echo "run.sh: no package $HOSTDEVD_DEB" >&2 && exit 2; }
+        INIT_ARGS="$INIT_ARGS hostdevd.deb=$(cd "$(dirname "$HOSTDEVD_DEB")" && pwd)/$(basename "$HOSTDEVD_DEB")"
+    fi
+    : "${TIMEOUT:=540}"
+fi
+: "${TIMEOUT:=300}"
 
 for f in "$CACHE/vmlinux" "$CACHE/initramfs.cpio.gz" "$CACHE/kernel-version"; do
     [ -e "$f" ] || { echo "run.sh: $f missing: run tests/vm/prepare.sh first" >&2 && exit 2; }
@@ -87,7 +108,7 @@ tcg) ACCEL="-accel tcg -cpu max" ;;
 esac
 
 scenario_list=$(echo $SCENARIOS | tr ' ' ',')
-echo "run.sh: $(cat "$CACHE/kernel-version"), ${ACCEL%% -cpu*}, scenarios: $scenario_list, results: $RESULTS" >&2
+echo "run.sh: $(cat "$CACHE/kernel-version"), ${ACCEL%% -cpu*},${SYSTEMD_BOOT:+ systemd boot $SYSTEMD_BOOT,} scenarios: $scenario_list, results: $RESULTS" >&2
 
 # Devices: an IOMMU (vfio-pci refuses devices without one; Debian has no CONFIG_VFIO_NOIOMMU), and
 # QEMU's NVMe controller with SR-IOV (4 VFs) behind a PCIe root port: the only SR-IOV device
@@ -108,9 +129,9 @@ done
 
 status=0
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 $ACCEL -machine q35 -smp 1 -m 1536 \
-    -display none -monitor none -serial stdio -no-reboot -nic none \
+    -display none -vga none -monitor none -serial stdio -no-reboot -nic none \
     -kernel "$CACHE/vmlinux" -initrd "$CACHE/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 no_timer_check intel_iommu=on hostdevd.stage2=$VMDIR/guest/stage2.sh hostdevd.repo=$REPO hostdevd.cache=$CACHE hostdevd.build=$BUILD hostdevd.hostdevctl=$HOSTDEVCTL hostdevd.scenarios=$scenario_list" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 no_timer_check intel_iommu=on hostdevd.stage2=$VMDIR/guest/stage2.sh hostdevd.repo=$REPO hostdevd.cache=$CACHE hostdevd.build=$BUILD hostdevd.hostdevctl=$HOSTDEVCTL hostdevd.scenarios=$scenario_list $INIT_ARGS" \
     -device intel-iommu \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs local,path="$RESULTS",mount_tag=results,security_model=none,multidevs=remap \

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -170,6 +171,39 @@ bool wait_until(const std::function<bool()>& predicate, std::chrono::millisecond
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return true;
+}
+
+namespace {
+
+// The PID of a thread blocked in write(2) on a file ending in `suffix`, or 0.
+int write_in_flight(const std::string& suffix) {
+    std::error_code ec;
+    for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+        const std::string pid = proc.path().filename();
+        if (pid.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        for (const auto& task : fs::directory_iterator(proc.path() / "task", ec)) {
+            std::ifstream in(task.path() / "syscall");
+            std::string nr, fd_hex;
+            if (!(in >> nr >> fd_hex) || nr != std::to_string(SYS_write))
+                continue;
+            const std::string fd = std::to_string(std::stoul(fd_hex, nullptr, 16));
+            std::error_code link_ec;
+            const std::string target = fs::read_symlink(proc.path() / "fd" / fd, link_ec);
+            if (!link_ec && target.size() >= suffix.size() &&
+                target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0)
+                return std::stoi(pid);
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+int wait_write_in_flight(const std::string& suffix, std::chrono::milliseconds timeout) {
+    int pid = 0;
+    wait_until([&] { return (pid = write_in_flight(suffix)) != 0; }, timeout);
+    return pid;
 }
 
 } // namespace testing

@@ -28,6 +28,13 @@ std::string source_dir();
 // `simhost ctl ARGS...`, required to succeed; returns stdout.
 std::string simhost_ctl(const std::vector<std::string>& args);
 
+// Waits (up to `timeout`) until some thread of some process is blocked inside write(2) on a file whose
+// path ends with `suffix`: /proc/PID/task/TID/syscall starts with the write syscall's number while the
+// thread is in it, and /proc/PID/fd/FD names the file. A fault that slows a write (`fault block`) then
+// has the injection happen inside that write, whatever the machine's load, instead of after a guessed
+// delay. Returns the PID, or 0 on timeout.
+int wait_write_in_flight(const std::string& suffix, std::chrono::milliseconds timeout);
+
 // Every write the simulated kernel saw since the last `log clear`, as JSON records.
 nlohmann::json write_log();
 void clear_write_log();

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,16 +43,18 @@ inline bool exists(const simhost::Kernel& k, const std::string& path) {
 struct Recorder {
     std::mutex mu;
     std::vector<simhost::Uevent> events;
+    std::vector<std::chrono::steady_clock::time_point> times; // when each event was delivered
     std::vector<std::string> devnodes;
 
     explicit Recorder(simhost::Kernel& k) {
         k.on_uevent([this](const simhost::Uevent& e) {
             std::lock_guard l(mu);
             events.push_back(e);
+            times.push_back(std::chrono::steady_clock::now());
         });
-        k.on_devnode([this](const std::string& n, bool present) {
+        k.on_devnode([this](const simhost::DevNode& n, bool present) {
             std::lock_guard l(mu);
-            devnodes.push_back((present ? "+" : "-") + n);
+            devnodes.push_back((present ? "+" : "-") + n.name);
         });
     }
     // "add pci 0000:3b:02.0" per event (last DEVPATH component).
@@ -67,6 +70,7 @@ struct Recorder {
     void clear() {
         std::lock_guard l(mu);
         events.clear();
+        times.clear();
         devnodes.clear();
     }
 };

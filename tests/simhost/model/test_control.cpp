@@ -148,8 +148,9 @@ TEST_CASE("BlockWrite delays the write, then performs it") {
     f.count = 0;
     REQUIRE(k->add_fault(f, err) == 0);
     auto fut = std::async(std::launch::async, [&] { return k->write(kPf0 + "/sriov_numvfs", "2"); });
-    // The model stays usable while the write sleeps.
-    CHECK(rd(*k, kPf0 + "/sriov_numvfs") == "0\n");
+    // The model stays usable while the write sleeps (sriov_numvfs itself is read under the PF's lock,
+    // which the blocked store holds: tests/simhost/model/test_in_use.cpp).
+    CHECK(rd(*k, kPf0 + "/sriov_totalvfs") == "64\n");
     REQUIRE(fut.wait_for(5s) == std::future_status::ready);
     CHECK(fut.get() == 0);
     CHECK(rd(*k, kPf0 + "/sriov_numvfs") == "2\n");
@@ -182,21 +183,31 @@ TEST_CASE("ProbeDelay: VFs appear at once, drivers bind later with their events"
     f.seconds = 0.2;
     REQUIRE(k->add_fault(f, err) == 0);
     Recorder r(*k);
+    const auto written = std::chrono::steady_clock::now();
     REQUIRE(k->write(kPf0 + "/sriov_numvfs", "2") == 0);
+    const auto returned = std::chrono::steady_clock::now();
     CHECK(exists(*k, "/bus/pci/devices/0000:3b:02.1"));
-    CHECK(r.summary().size() == 5); // add + change per VF, then the PF's change; no bind yet
     auto deadline = std::chrono::steady_clock::now() + 5s;
     while (r.summary().size() < 9 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(10ms); // polling the recorder, with a deadline
     auto s = r.summary();
     REQUIRE(s.size() == 9);
     CHECK(s[4] == "change pci 0000:3b:00.0");
     CHECK(s[5] == "add net ens1f0v0");
     CHECK(s[6] == "bind pci 0000:3b:02.0");
     CHECK(s[8] == "bind pci 0000:3b:02.1");
+    // Timed by when each event was delivered, not by when the test looked (a loaded machine can pause
+    // the test longer than the delay): add + change per VF and the PF's change before the write
+    // returned; the binds not before the probe delay had passed.
+    std::lock_guard l(r.mu);
+    for (size_t i = 0; i < 5; ++i)
+        CHECK(r.times[i] <= returned);
+    for (size_t i = 5; i < 9; ++i)
+        CHECK(r.times[i] >= written + 200ms);
 }
 
-TEST_CASE("load_module registers its drivers (ENOENT if unknown) and the variant driver binds the CX-6 Dx VF") {
+TEST_CASE(
+    "load_module registers its drivers (ENOENT if unknown) and the variant driver binds the CX-6 Dx VF") {
     auto k = host("mellanox-cx5.toml");
     std::string err;
     CHECK(k->load_module("nosuch", err) == -ENOENT);

@@ -140,8 +140,9 @@ TEST_CASE("a bind and an unbind are seen by another process as soon as the write
     enable_unbound_vf0();
     const std::string unbound =
         "link=- stat=n listed=n in_driver=n uevent=PCI_CLASS=20000 override=(null) enable=0";
+    // vfio-pci enables a device only while it is open (vfio_pci_core_enable): bound, `enable` stays 0.
     const std::string bound =
-        "link=vfio-pci stat=y listed=y in_driver=y uevent=DRIVER=vfio-pci override=vfio-pci enable=1";
+        "link=vfio-pci stat=y listed=y in_driver=y uevent=DRIVER=vfio-pci override=vfio-pci enable=0";
     Observer observer(vf0_view);
     Hammer hammer([] { vf0_view(); });
     REQUIRE(observer.see() == unbound);

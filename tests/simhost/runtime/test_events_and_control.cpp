@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <dirent.h>
+#include <fstream>
 #include <libudev.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <vector>
 
 using namespace simtest;
@@ -212,11 +214,21 @@ TEST_CASE("a blocked write does not stall reads of other files") {
     pid_t writer = ::fork();
     if (writer == 0)
         ::_exit(write_attr(kNumvfs, "1"));
-    // While the writer sleeps in the model, another FUSE thread must serve this read at once.
+    // The read is made while the writer is inside write(2) (its /proc/PID/syscall says so), not after a
+    // guessed delay; it must come back while the writer is still blocked in the model. A read that
+    // waited for the write would only return after it, so the writer would be gone by then.
+    auto in_write = [&] {
+        std::ifstream in("/proc/" + std::to_string(writer) + "/syscall");
+        std::string nr;
+        return in >> nr && nr == std::to_string(SYS_write);
+    };
     const auto start = std::chrono::steady_clock::now();
+    while (!in_write() && seconds_since(start) < 10)
+        ::usleep(1000); // polling the writer's state, with a deadline
+    REQUIRE(in_write());
     CHECK(read_attr(kPf + "/vendor") == "0x8086");
-    CHECK(seconds_since(start) < 1.5);
     int status = 0;
+    CHECK(in_write()); // the writer is still inside its write: the read did not wait for it
     REQUIRE(::waitpid(writer, &status, 0) == writer);
     CHECK(WEXITSTATUS(status) == 0);
 }

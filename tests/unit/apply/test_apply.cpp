@@ -23,10 +23,12 @@ class FakeWriter : public Writer {
 public:
     std::vector<SysfsWrite> written; // attempted, in order
     std::map<std::string, int> failures;
+    std::map<std::string, std::chrono::microseconds> slow; // path -> time the kernel keeps the write
     WriteOutcome write(const SysfsWrite& w) override {
         written.push_back(w);
         auto it = failures.find(w.path);
-        return {it == failures.end() ? 0 : it->second, std::chrono::microseconds(3)};
+        auto took = slow.count(w.path) ? slow.at(w.path) : std::chrono::microseconds(3);
+        return {it == failures.end() ? 0 : it->second, took};
     }
 };
 
@@ -105,15 +107,15 @@ TEST_CASE("the in-use re-check blocks a disruptive action even though the plan s
     std::vector<std::string> asked;
     InUseCheck check = [&asked](const std::string& device) {
         asked.push_back(device);
-        return device == "0000:3b:02.1" ? std::vector<std::string>{"pid 4242 (qemu-system-x86)"}
+        return device == "0000:3b:02.1" ? std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"}
                                         : std::vector<std::string>{};
     };
     ExecutionReport report = execute({&a}, writer, modules, check);
     REQUIRE(report.results.size() == 1);
     const ActionResult& r = report.results[0];
     CHECK(r.outcome == ActionOutcome::Blocked);
-    CHECK(r.holders == std::vector<std::string>{"0000:3b:02.1: pid 4242 (qemu-system-x86)"});
-    CHECK(r.message == "in use: 0000:3b:02.1: pid 4242 (qemu-system-x86)");
+    CHECK(r.holders == std::vector<std::string>{"0000:3b:02.1: pid 4242 uid 0 (qemu-system-x86)"});
+    CHECK(r.message == "in use: 0000:3b:02.1: pid 4242 uid 0 (qemu-system-x86)");
     CHECK(r.object == "0000:3b:00.0");
     CHECK(r.summary == "sriov_numvfs 2 -> 4");
     CHECK(writer.written.empty()); // not even the "0"
@@ -152,7 +154,7 @@ TEST_CASE("a non-disruptive action does not consult the in-use check") {
     bool asked = false;
     InUseCheck check = [&asked](const std::string&) {
         asked = true;
-        return std::vector<std::string>{"pid 1 (x)"};
+        return std::vector<std::string>{"pid 1 uid 0 (x)"};
     };
     ExecutionReport report = execute({&a}, writer, modules, check);
     CHECK(report.all_ok());
@@ -368,4 +370,41 @@ TEST_CASE("ModprobeLoader runs the binary without a shell and reports its status
 
     CHECK(loader.load("-r").error == EINVAL);
     CHECK(ModprobeLoader((fs::path(tmp.path) / "absent").string()).load("vfio_pci").exit_status == 127);
+}
+
+TEST_CASE("a write in the kernel beyond the threshold makes the action stuck, never ok") {
+    FakeWriter writer;
+    FakeModules modules;
+    Action renumber = renumber_action("0000:3b:00.0", {"0000:3b:02.0"});
+    writer.slow["bus/pci/devices/0000:3b:00.0/sriov_numvfs"] = std::chrono::seconds(20);
+    ExecutionReport report = execute({&renumber}, writer, modules, idle, 1, std::chrono::seconds(5));
+    REQUIRE(report.results.size() == 1);
+    const ActionResult& r = report.results[0];
+    CHECK(r.outcome == ActionOutcome::Stuck);
+    CHECK_FALSE(report.all_ok());
+    CHECK(r.writes_done == 2);
+    REQUIRE(r.stuck);
+    CHECK(r.stuck->write.value == "0");
+    CHECK(r.message.rfind(
+              "write \"0\" to /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs was blocked in the kernel "
+              "for 20.0 s before it succeeded: the kernel waited for a process to let go of a device",
+              0) == 0);
+
+    // A non-disruptive write says only what happened; one that then failed is Failed with both.
+    Action bind = bind_action("0000:3b:02.1");
+    writer.slow["bus/pci/devices/0000:3b:02.1/driver_override"] = std::chrono::milliseconds(6500);
+    writer.failures["bus/pci/drivers_probe"] = ENODEV;
+    report = execute({&bind}, writer, modules, idle, 1, std::chrono::seconds(5));
+    CHECK(report.results[0].outcome == ActionOutcome::Failed);
+    CHECK_THAT(
+        report.results[0].message,
+        Catch::Contains("failed: ENODEV") &&
+            Catch::EndsWith("; write \"vfio-pci\" to /sys/bus/pci/devices/0000:3b:02.1/driver_override was "
+                            "blocked in the kernel for 6.5 s"));
+    // Under the threshold: an ordinary success.
+    writer.failures.clear();
+    writer.slow["bus/pci/devices/0000:3b:02.1/driver_override"] = std::chrono::milliseconds(4900);
+    report = execute({&bind}, writer, modules, idle, 1, std::chrono::seconds(5));
+    CHECK(report.results[0].outcome == ActionOutcome::Ok);
+    CHECK_FALSE(report.results[0].stuck);
 }

@@ -18,7 +18,7 @@ ObservedState one_vf() {
     vf.address = "0000:3b:02.0";
     vf.physfn = pf.address;
     vf.driver = "vfio-pci";
-    vf.holders = {"pid 42 (qemu)"};
+    vf.holders = {"pid 42 uid 0 (qemu)"};
     o.devices = {{pf.address, pf}, {vf.address, vf}};
     return o;
 }
@@ -58,7 +58,7 @@ TEST_CASE("views carry observation and plan status and absent entries get no dev
     Views v = derive_views(one_vf(), statuses(), {});
     REQUIRE(v.devices.size() == 2);
     CHECK(v.devices.at("0000:3b:02.0").in_use);
-    CHECK(v.devices.at("0000:3b:02.0").holders == std::vector<std::string>{"pid 42 (qemu)"});
+    CHECK(v.devices.at("0000:3b:02.0").holders == std::vector<std::string>{"pid 42 uid 0 (qemu)"});
     CHECK(v.devices.at("0000:3b:02.0").state == "blocked");
     CHECK(v.devices.at("0000:3b:02.0").pool == "gold");
     CHECK(v.devices.at("0000:3b:00.0").desired_vfs == "1");
@@ -86,7 +86,7 @@ TEST_CASE("only the properties that differ are reported as changed") {
     DeviceView b = a;
     CHECK(changed_properties(a, b).empty());
     b.driver = "vfio-pci";
-    b.holders = {"pid 1 (x)"};
+    b.holders = {"pid 1 uid 0 (x)"};
     CHECK(changed_properties(a, b) == std::vector<std::string>{"Driver", "Holders"});
 }
 

@@ -144,13 +144,32 @@ void FakeHost::add_vfio_cdev(const std::string& address, const std::string& cdev
 }
 
 void FakeHost::add_process(int pid, const std::string& comm, const std::vector<std::string>& fd_targets) {
+    std::vector<Fd> fds;
+    for (const std::string& target : fd_targets)
+        fds.push_back(Fd{target, "02100002", ""});
+    add_process(pid, comm, 0, fds);
+}
+
+void FakeHost::add_process(int pid, const std::string& comm, long uid, const std::vector<Fd>& fds) {
     const std::string p = "proc/" + std::to_string(pid);
     file(p + "/comm", comm + "\n");
+    // fs/proc/array.c task_state: "Uid:\t<real>\t<effective>\t<saved>\t<fs>".
+    const std::string id = std::to_string(uid);
+    file(p + "/status", "Name:\t" + comm + "\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t" + id + "\t" + id +
+                            "\t" + id + "\t" + id + "\nGid:\t0\t0\t0\t0\n");
     dir(p + "/fd");
+    dir(p + "/fdinfo");
     link(p + "/fd/0", "/dev/null");
-    int fd = 3;
-    for (const std::string& target : fd_targets)
-        link(p + "/fd/" + std::to_string(fd++), target);
+    file(p + "/fdinfo/0", "pos:\t0\nflags:\t0100002\nmnt_id:\t25\nino:\t4\n");
+    int n = 3;
+    for (const Fd& fd : fds) {
+        const std::string name = std::to_string(n++);
+        link(p + "/fd/" + name, fd.target);
+        std::string info = "pos:\t0\nflags:\t" + fd.flags + "\nmnt_id:\t25\nino:\t" + name + "\n";
+        if (!fd.syspath.empty())
+            info += "vfio-device-syspath: " + fd.syspath + "\n";
+        file(p + "/fdinfo/" + name, info);
+    }
 }
 
 void FakeHost::add_mdev_type(const std::string& parent, const std::string& type, const std::string& name,

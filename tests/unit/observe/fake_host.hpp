@@ -49,8 +49,15 @@ public:
     void add_netdev(const std::string& address, const std::string& name, bool up,
                     const std::string& master = "", const std::vector<std::string>& uppers = {});
     void add_vfio_cdev(const std::string& address, const std::string& cdev); // <dev>/vfio-dev/<cdev>
-    // A process with fds on the given /dev paths ("/dev/vfio/12").
+    // A process (uid 0) with read-write fds on the given /dev paths ("/dev/vfio/12").
     void add_process(int pid, const std::string& comm, const std::vector<std::string>& fd_targets);
+    // One open file as /proc shows it: the link text, fdinfo `flags` (octal) and the 6.18+ syspath line.
+    struct Fd {
+        std::string target;
+        std::string flags = "02100002"; // O_RDWR | O_LARGEFILE | O_CLOEXEC
+        std::string syspath;            // "vfio-device-syspath: <this>" when not empty
+    };
+    void add_process(int pid, const std::string& comm, long uid, const std::vector<Fd>& fds);
     void add_mdev_type(const std::string& parent, const std::string& type, const std::string& name,
                        unsigned available);
     void add_mdev(const std::string& parent, const std::string& type, const std::string& uuid, int group);

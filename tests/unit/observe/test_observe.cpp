@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -60,15 +62,27 @@ DeviceSpec spec(const std::string& driver, int group = -1, uint16_t vendor = 0x8
 }
 
 // Records every path the read helpers touch while alive (from every reader thread: parallel_read.hpp).
+// With `meet` > 1 it is also a barrier: the first reads wait (10 s at most) until `meet` different
+// threads are reading, so "the reads are spread over threads" does not depend on how the threads happen
+// to be scheduled (on a loaded machine the calling thread can otherwise finish alone).
 struct ReadRecorder {
     std::vector<std::string> paths;
     std::set<std::thread::id> threads;
     std::mutex mutex;
-    ReadRecorder() {
-        set_io_observer([this](IoKind, const std::string& path) {
-            std::lock_guard lock(mutex);
+    std::condition_variable joined;
+    bool met = false;
+    explicit ReadRecorder(size_t meet = 0) {
+        set_io_observer([this, meet](IoKind, const std::string& path) {
+            std::unique_lock lock(mutex);
             paths.push_back(path);
             threads.insert(std::this_thread::get_id());
+            if (meet > 1 && !met) {
+                met = threads.size() >= meet;
+                if (met)
+                    joined.notify_all();
+                else if (!joined.wait_for(lock, std::chrono::seconds(10), [&] { return met; }))
+                    met = true; // give up waiting (the test then fails on threads.size()), never hang
+            }
         });
     }
     ~ReadRecorder() { set_io_observer(nullptr); }
@@ -146,9 +160,69 @@ TEST_CASE("holders: VFIO group and cdev fds, with the process name") {
     host.add_process(77, "bash", {"/dev/pts/0"});
     ObservedState state = observe_host(host.layout());
 
-    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 4242 (qemu-system-x86)"});
-    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4300 (qemu-kvm)"});
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"});
+    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4300 uid 0 (qemu-kvm)"});
     CHECK(state.find(kVf1)->in_use());
+}
+
+TEST_CASE("holders: a device fd the kernel attributes (6.18 fdinfo) holds its device only") {
+    FakeHost host;
+    make_sriov_host(host);
+    host.add_process(
+        4242, "qemu-system-x86", 64055,
+        {{"anon_inode:[vfio-device]", "02000002", "/sys/devices/pci0000:00/0000:00:02.0/" + kVf1}});
+    ObservedState state = observe_host(host.layout());
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 4242 uid 64055 (qemu-system-x86)"});
+    CHECK(state.find(kVf0)->holders.empty());
+    CHECK(holders_now(host.layout(), kVf1) ==
+          std::vector<std::string>{"pid 4242 uid 64055 (qemu-system-x86)"});
+}
+
+TEST_CASE("holders: a device fd the kernel does not attribute (6.1) counts for every VFIO device that may be "
+          "open") {
+    FakeHost host;
+    make_sriov_host(host); // VF1 on vfio-pci, VF0 on iavf
+    const std::string vf2 = "0000:3b:02.2";
+    DeviceSpec vfio = iavf_vf(22);
+    vfio.driver = "vfio-pci";
+    host.add_vf(kPf, 2, vf2, vfio);
+    host.make_pf(kPf, 64, 3, 16, 1, false);
+    // vfio_pci_core_enable/disable: VF1 is open (enable 1), VF2 is not (enable 0).
+    host.file(host.device_dir(kVf1) + "/enable", "1\n");
+    host.file(host.device_dir(vf2) + "/enable", "0\n");
+    const std::string gpu = "0000:af:00.0", uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
+    host.add_device(gpu, spec("nvidia", 30, 0x10de, 0x1eb8, 0x030200));
+    host.add_mdev_type(gpu, "nvidia-222", "GRID T4-1B", 15);
+    host.add_mdev(gpu, "nvidia-222", uuid, 140);
+    host.add_process(4242, "qemu-system-x86", 64055, {{"anon_inode:[vfio-device]", "02000002", ""}});
+    ObservedState state = observe_host(host.layout());
+
+    const std::string unknown =
+        "pid 4242 uid 64055 (qemu-system-x86) holds a VFIO device fd the kernel does not "
+        "attribute (unknown counts as in use)";
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{unknown});
+    CHECK(state.find(vf2)->holders.empty());  // on vfio-pci but opened by nobody
+    CHECK(state.find(kVf0)->holders.empty()); // iavf registers no VFIO device
+    CHECK(state.find(kPf)->holders == std::vector<std::string>{"netdev ens1f0 is up"});
+    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{unknown}); // no sign of an open mdev
+    CHECK(holders_now(host.layout(), kVf1) == std::vector<std::string>{unknown});
+    CHECK(holders_now(host.layout(), vf2).empty());
+    CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{unknown});
+    // An `enable` that cannot be read leaves the device a candidate.
+    host.remove(host.device_dir(vf2) + "/enable");
+    CHECK(holders_now(host.layout(), vf2) == std::vector<std::string>{unknown});
+}
+
+TEST_CASE("holders: O_PATH fds hold nothing, whatever they point at") {
+    FakeHost host;
+    make_sriov_host(host);
+    host.add_process(666, "qemu-system-x86", 65534,
+                     {{"/dev/vfio/21", "010000000", ""}, {"anon_inode:[vfio-device]", "012000000", ""}});
+    ObservedState state = observe_host(host.layout());
+    CHECK(state.find(kVf1)->holders.empty());
+    host.add_process(667, "qemu-system-x86", 65534, {{"/dev/vfio/21", "0100002", ""}});
+    CHECK(holders_now(host.layout(), kVf1) ==
+          std::vector<std::string>{"pid 667 uid 65534 (qemu-system-x86)"});
 }
 
 TEST_CASE("holders: a device cdev resolves through /sys/class/vfio-dev when present") {
@@ -157,7 +231,7 @@ TEST_CASE("holders: a device cdev resolves through /sys/class/vfio-dev when pres
     host.link("sys/class/vfio-dev/vfio7/device", "../../../devices/pci0000:00/" + kVf1);
     host.add_process(500, "cloud-hypervisor", {"/dev/vfio/devices/vfio7"});
     ObservedState state = observe_host(host.layout());
-    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 500 (cloud-hypervisor)"});
+    CHECK(state.find(kVf1)->holders == std::vector<std::string>{"pid 500 uid 0 (cloud-hypervisor)"});
     CHECK(state.find(kVf0)->holders.empty());
 }
 
@@ -222,8 +296,8 @@ TEST_CASE("mdev parents, types and mdevs with their holders") {
     CHECK(m.parent == gpu);
     CHECK(m.type == "nvidia-222");
     CHECK(m.iommu_group == 140);
-    CHECK(m.holders == std::vector<std::string>{"pid 9000 (qemu-system-x86)"});
-    CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{"pid 9000 (qemu-system-x86)"});
+    CHECK(m.holders == std::vector<std::string>{"pid 9000 uid 0 (qemu-system-x86)"});
+    CHECK(holders_now(host.layout(), uuid) == std::vector<std::string>{"pid 9000 uid 0 (qemu-system-x86)"});
 }
 
 TEST_CASE("a non-PCI mdev parent - types through its mdev_bus link and its mdevs") {
@@ -258,7 +332,7 @@ TEST_CASE("a non-PCI mdev parent - types through its mdev_bus link and its mdevs
     REQUIRE(state.mdevs.count(uuid));
     CHECK(state.mdevs.at(uuid).parent == "mtty");
     CHECK(state.mdevs.at(uuid).iommu_group == 21);
-    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{"pid 9100 (qemu-system-x86)"});
+    CHECK(state.mdevs.at(uuid).holders == std::vector<std::string>{"pid 9100 uid 0 (qemu-system-x86)"});
     CHECK(state.find(gpu)->mdev_types.size() == 1);
 
     // A targeted refresh re-reads the parents: a new count shows without a full observation.
@@ -404,9 +478,9 @@ TEST_CASE("many devices are read on several threads with the same result as one 
             one_by_one[address] = fingerprint(*raw);
     REQUIRE(one_by_one.size() == 97);
 
-    ReadRecorder reads;
+    ReadRecorder reads(2);
     std::map<std::string, RawPciDevice> together = read_pci_devices(host.layout(), addresses);
-    CHECK(reads.threads.size() > 1); // the reads were spread over threads
+    CHECK(reads.threads.size() > 1); // two threads were reading at the same time
     CHECK(reads.threads.size() <= kMaxDeviceReaders);
     std::map<std::string, std::string> seen;
     for (const auto& [address, raw] : together)
@@ -447,7 +521,7 @@ TEST_CASE("refresh_devices re-reads the given PF and its VFs, old and new, and n
     REQUIRE(state.find(kVf0));
     CHECK(state.find(kVf0)->driver == "vfio-pci");
     CHECK(state.find(kVf0)->physfn == kPf);
-    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4242 (qemu-system-x86)"});
+    CHECK(state.find(kVf0)->holders == std::vector<std::string>{"pid 4242 uid 0 (qemu-system-x86)"});
     CHECK(state.find(kPf)->num_vfs == 1);
     CHECK(state.find(kPf)->vfs == std::vector<std::string>{kVf0});
     CHECK(state.find(other)->driver == "nvme"); // not refreshed
@@ -532,7 +606,7 @@ TEST_CASE("holders_now looks again: a VM that started after the snapshot is seen
     REQUIRE(state.find(kVf1)->holders.empty());
 
     host.add_process(31337, "qemu-system-x86", {"/dev/vfio/21"});
-    CHECK(holders_now(host.layout(), kVf1) == std::vector<std::string>{"pid 31337 (qemu-system-x86)"});
+    CHECK(holders_now(host.layout(), kVf1) == std::vector<std::string>{"pid 31337 uid 0 (qemu-system-x86)"});
     host.add_netdev(kVf0, "ens1f0v0", true);
     CHECK(holders_now(host.layout(), kVf0) == std::vector<std::string>{"netdev ens1f0v0 is up"});
     CHECK(holders_now(host.layout(), "0000:99:00.0").empty()); // gone: nothing holds it

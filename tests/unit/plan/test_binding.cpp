@@ -168,10 +168,11 @@ TEST_CASE("unbinding a PF counts its VFs as holders and as must-be-idle") {
     d.devices.push_back(device_entry(kPf, named("vfio-pci")));
     Plan idle = make_plan(d, host);
     CHECK(only(idle, ActionKind::Unbind).must_be_idle == std::vector<std::string>{kPf, vf(0), vf(1)});
-    dev(host, vf(1)).holders = {"pid 1 (qemu)"};
+    dev(host, vf(1)).holders = {"pid 1 uid 0 (qemu)"};
     Plan busy = make_plan(d, host);
     CHECK(only(busy, ActionKind::Unbind).verdict == Verdict::Blocked);
-    CHECK(only(busy, ActionKind::Unbind).reason == "0000:3b:00.0 in use: VF 0000:3b:02.1: pid 1 (qemu)");
+    CHECK(only(busy, ActionKind::Unbind).reason ==
+          "0000:3b:00.0 in use: VF 0000:3b:02.1: pid 1 uid 0 (qemu)");
 }
 
 TEST_CASE("a device without driver_override binds through the driver's bind file") {

@@ -50,7 +50,7 @@ const std::vector<std::string> kUuids = {
 const std::vector<std::string> kVfDrivers = {"",      "", "iavf", "vfio-pci", "vfio-pci", "mlx5_vfio_pci",
                                              "nvidia"};
 const std::vector<std::string> kTypes = {"nvidia-222", "nvidia-223", "mtty-1"};
-const std::vector<std::string> kHolders = {"pid 42 (qemu-system-x86)", "netdev ens1f0v1 is up"};
+const std::vector<std::string> kHolders = {"pid 42 uid 0 (qemu-system-x86)", "netdev ens1f0v1 is up"};
 
 constexpr int kPfs = 4;   // possible PF slots
 constexpr int kVfs = 6;   // total VFs per PF
@@ -104,7 +104,7 @@ void add_plain(ObservedState& host, int k, Rng& rng) {
             MdevType{"nvidia-222", "GRID T4-1Q", "vfio-pci", static_cast<uint32_t>(pick(rng, 4)), {}},
             MdevType{"nvidia-223", "GRID T4-2Q", "vfio-pci", static_cast<uint32_t>(pick(rng, 2)), {}}};
     if (chance(rng, 10))
-        d.holders = {"pid 7 (qemu)"};
+        d.holders = {"pid 7 uid 0 (qemu)"};
     host.devices[d.address] = d;
 }
 
@@ -129,7 +129,7 @@ std::string add_mdev(ObservedState& host, Rng& rng) {
     m.parent = one_of(rng, parents_of(host));
     m.type = one_of(rng, kTypes);
     if (chance(rng, 20))
-        m.holders = {"pid 9 (qemu)"};
+        m.holders = {"pid 9 uid 0 (qemu)"};
     host.mdevs[m.uuid] = m;
     return m.uuid;
 }
@@ -323,7 +323,8 @@ void mutate(ObservedState& host, Rng& rng, std::set<std::string>& devices, std::
         if (!uuids.empty()) {
             const std::string u = one_of(rng, uuids);
             auto& holders = host.mdevs[u].holders;
-            holders = holders.empty() ? std::vector<std::string>{"pid 9 (qemu)"} : std::vector<std::string>{};
+            holders =
+                holders.empty() ? std::vector<std::string>{"pid 9 uid 0 (qemu)"} : std::vector<std::string>{};
             mdevs.insert(u);
         }
         break;
@@ -479,7 +480,7 @@ TEST_CASE("the device that loads a module moves when the first one asking for it
     CHECK(only(planned.plan(), ActionKind::LoadModule).object == vf_address(0, 0));
 
     host.devices[vf_address(0, 0)].driver = "iavf";
-    host.devices[vf_address(0, 0)].holders = {"pid 1 (qemu)"}; // blocked now: asks for no module
+    host.devices[vf_address(0, 0)].holders = {"pid 1 uid 0 (qemu)"}; // blocked now: asks for no module
     planned = replan(d, host, std::move(planned), {vf_address(0, 0)}, {});
     REQUIRE(dump(planned.plan()) == dump(make_plan(d, host)));
     CHECK(only(planned.plan(), ActionKind::LoadModule).object == vf_address(1, 0));

@@ -99,7 +99,7 @@ TEST_CASE("an instance that exists with the desired type is converged") {
     d.mdevs.push_back(mdev_entry("nvidia-222", 1));
     ObservedState host = gpu(3);
     const std::string uuid = mdev_instance_uuid(kGpu, 0);
-    host.mdevs[uuid] = MdevDevice{uuid, kGpu, "nvidia-222", 3, {"pid 3 (qemu)"}};
+    host.mdevs[uuid] = MdevDevice{uuid, kGpu, "nvidia-222", 3, {"pid 3 uid 0 (qemu)"}};
     Plan plan = make_plan(d, host);
     CHECK(plan.actions.empty());
     CHECK(status(plan, uuid).state == ObjectState::Converged);
@@ -199,7 +199,7 @@ TEST_CASE("a non-PCI parent: converged - beyond count removed unless held - abse
     ObservedState host = mtty_host(22);
     const std::string first = mdev_instance_uuid("mtty", 0), second = mdev_instance_uuid("mtty", 1);
     host.mdevs[first] = MdevDevice{first, "mtty", "mtty-1", 7, {}};
-    host.mdevs[second] = MdevDevice{second, "mtty", "mtty-1", 8, {"pid 4242 (qemu-system-x86)"}};
+    host.mdevs[second] = MdevDevice{second, "mtty", "mtty-1", 8, {"pid 4242 uid 0 (qemu-system-x86)"}};
     Plan plan = make_plan(d, host);
     CHECK(actions_of(plan, ActionKind::CreateMdev).empty());
     const Action& removal = only(plan, ActionKind::RemoveMdev);

@@ -57,7 +57,7 @@ TEST_CASE("when an earlier wave is blocked, the next wave with safe actions proc
     DesiredState d = full_config();
     d.pfs[0].autoprobe.reset();
     ObservedState host = full_host();
-    dev(host, vf(0)).holders = {"pid 1 (qemu)"}; // blocks the count change and VF 0's rebind
+    dev(host, vf(0)).holders = {"pid 1 uid 0 (qemu)"}; // blocks the count change and VF 0's rebind
     Plan plan = make_plan(d, host);
     auto wave = plan.next_wave();
     REQUIRE(wave.size() == 1);

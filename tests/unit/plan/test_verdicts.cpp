@@ -116,32 +116,32 @@ TEST_CASE(
 TEST_CASE("N -> M with N > 0 and any VF in use, or vfs = {min} already satisfied: blocked / nothing") {
     SECTION("a VF held by a VM blocks, naming the holder") {
         ObservedState host = pf_with_vfs(4);
-        dev(host, vf(1)).holders = {"pid 4242 (qemu-system-x86)"};
+        dev(host, vf(1)).holders = {"pid 4242 uid 0 (qemu-system-x86)"};
         Plan plan = make_plan(with_pf(pf_entry(exact(8))), host);
         const Action& a = only(plan, ActionKind::SetNumVfs);
         CHECK(a.verdict == Verdict::Blocked);
         CHECK(a.writes.empty());
-        CHECK(a.reason == "VF 0000:3b:02.1 in use: pid 4242 (qemu-system-x86)");
+        CHECK(a.reason == "VF 0000:3b:02.1 in use: pid 4242 uid 0 (qemu-system-x86)");
         CHECK(status(plan, kPf).state == ObjectState::Blocked);
         CHECK(status(plan, kPf).reason == a.reason);
     }
     SECTION("every busy VF and every holder is listed") {
         ObservedState host = pf_with_vfs(4);
-        dev(host, vf(1)).holders = {"pid 4242 (qemu-system-x86)"};
+        dev(host, vf(1)).holders = {"pid 4242 uid 0 (qemu-system-x86)"};
         dev(host, vf(3)).holders = {"netdev ens1f0v3 is up", "enslaved to br0"};
         Plan plan = make_plan(with_pf(pf_entry(exact(0))), host);
         CHECK(only(plan, ActionKind::SetNumVfs).reason ==
-              "VF 0000:3b:02.1 in use: pid 4242 (qemu-system-x86); "
+              "VF 0000:3b:02.1 in use: pid 4242 uid 0 (qemu-system-x86); "
               "VF 0000:3b:02.3 in use: netdev ens1f0v3 is up, enslaved to br0");
     }
     SECTION("an mdev in use on a VF makes the VF in use") {
         ObservedState host = pf_with_vfs(2);
-        host.mdevs["aaaaaaaa-0000-4000-8000-000000000001"] =
-            MdevDevice{"aaaaaaaa-0000-4000-8000-000000000001", vf(0), "nvidia-692", 5, {"pid 7 (qemu)"}};
+        host.mdevs["aaaaaaaa-0000-4000-8000-000000000001"] = MdevDevice{
+            "aaaaaaaa-0000-4000-8000-000000000001", vf(0), "nvidia-692", 5, {"pid 7 uid 0 (qemu)"}};
         Plan plan = make_plan(with_pf(pf_entry(exact(4))), host);
         CHECK(only(plan, ActionKind::SetNumVfs).verdict == Verdict::Blocked);
         CHECK(only(plan, ActionKind::SetNumVfs).reason ==
-              "VF 0000:3b:02.0 in use: mdev aaaaaaaa-0000-4000-8000-000000000001: pid 7 (qemu)");
+              "VF 0000:3b:02.0 in use: mdev aaaaaaaa-0000-4000-8000-000000000001: pid 7 uid 0 (qemu)");
     }
     SECTION("{min = N} satisfied: nothing, even above N") {
         for (uint32_t num : {4u, 6u}) {
@@ -346,11 +346,11 @@ TEST_CASE("remove or re-type an owned mdev that is not in use: safe") {
         const std::string extra = mdev_instance_uuid(kGpu, 1);
         Plan plan = make_plan(
             mdev_config(1), gpu_host(15, {MdevDevice{mdev_instance_uuid(kGpu, 0), kGpu, "nvidia-222", 1, {}},
-                                          MdevDevice{extra, kGpu, "nvidia-222", 2, {"pid 9 (qemu)"}}}));
+                                          MdevDevice{extra, kGpu, "nvidia-222", 2, {"pid 9 uid 0 (qemu)"}}}));
         const Action& a = only(plan, ActionKind::RemoveMdev);
         CHECK(a.verdict == Verdict::Blocked);
         CHECK(a.writes.empty());
-        CHECK(a.reason == "mdev " + extra + " in use: pid 9 (qemu)");
+        CHECK(a.reason == "mdev " + extra + " in use: pid 9 uid 0 (qemu)");
         CHECK(status(plan, extra).state == ObjectState::Blocked);
     }
 }

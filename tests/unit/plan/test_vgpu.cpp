@@ -56,10 +56,10 @@ TEST_CASE("vgpu: another type, idle: safe delete (0), disruptive - in use: block
     CHECK(a.disruptive);
     CHECK(a.must_be_idle == std::vector<std::string>{vf(0)});
     CHECK(a.writes == writes({{kCurrent, "0"}}));
-    dev(host, vf(0)).holders = {"pid 5 (qemu-system-x86)"};
+    dev(host, vf(0)).holders = {"pid 5 uid 0 (qemu-system-x86)"};
     Plan busy = make_plan(want_vgpu("NVIDIA L4-6Q"), host);
     CHECK(only(busy, ActionKind::SetVgpu).verdict == Verdict::Blocked);
-    CHECK(only(busy, ActionKind::SetVgpu).reason == "0000:3b:02.0 in use: pid 5 (qemu-system-x86)");
+    CHECK(only(busy, ActionKind::SetVgpu).reason == "0000:3b:02.0 in use: pid 5 uid 0 (qemu-system-x86)");
 }
 
 TEST_CASE("vgpu: profile not creatable: blocked, listing what is") {

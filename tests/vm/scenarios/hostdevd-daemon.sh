@@ -23,7 +23,7 @@ write_config() {
     mv "$CFG/.hostdevd.toml.new" "$CFG/hostdevd.toml"
 }
 
-# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 (vmtool)"`: the value part only. Every busctl
+# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 uid 0 (vmtool)"`: the value part only. Every busctl
 # call costs a process start under TCG, so the checks fetch several properties per call.
 device_prop() { busctl get-property io.hostdevd1 "$(device_path "$1")" io.hostdevd1.Device "$2" 2>&1 | cut -d' ' -f2-; }
 # device_props ADDR PROP...: "PROP=value" per property on one line, one busctl call.

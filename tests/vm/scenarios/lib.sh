@@ -128,6 +128,19 @@ start_holder() {
     HOLDER_PID=$!
     wait_until 10 "a holder of $1" test -e "$ready"
 }
+# start_devfd_holder GROUP_PATH DEVICE: a process that keeps only a VFIO device fd of DEVICE (a PCI
+# address or mdev UUID), obtained through GROUP_PATH, the group and container fds closed again.
+# Sets HOLDER_PID.
+start_devfd_holder() {
+    ready=/tmp/holder.$$.ready
+    rm -f "$ready"
+    "$VM_TOOL" devfd "$1" "$2" "$ready" >/tmp/holder.$$.out 2>&1 &
+    HOLDER_PID=$!
+    saved_detail=$WAIT_DETAIL
+    WAIT_DETAIL="cat /tmp/holder.$$.out"
+    wait_until 10 "a device-fd holder of $2" test -e "$ready"
+    WAIT_DETAIL=$saved_detail
+}
 stop_holder() {
     kill "$HOLDER_PID" 2>/dev/null
     wait "$HOLDER_PID" 2>/dev/null
@@ -169,6 +182,6 @@ object_path() {
 }
 device_path() { object_path /io/hostdevd1/device "$1"; }
 mdev_path() { object_path /io/hostdevd1/mdev "$1"; }
-# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 (vmtool)"`: manager_prop gives the value part.
+# busctl prints `s "converged"`, `u 2`, `as 1 "pid 42 uid 0 (vmtool)"`: manager_prop gives the value part.
 manager_prop() { busctl get-property io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager "$1" 2>&1 | cut -d' ' -f2-; }
 manager_state_is() { [ "$(manager_prop State)" = "\"$1\"" ]; }
