@@ -4,6 +4,7 @@
 // the one consumers see, and it has the counters for the metrics), else made here from --config-dir and
 // the host. The rendering is reconciler/export's, shared with the daemon's [export] files.
 #include "arguments.hpp"
+#include "bounded_render.hpp"
 #include "commands.hpp"
 #include "common/closest_match.hpp"
 #include "configuration.hpp"
@@ -11,14 +12,13 @@
 #include "exit_codes.hpp"
 #include "export/file_writer.hpp"
 #include "export/formats.hpp"
-#include "observe/observe.hpp"
 #include "options.hpp"
 #include "plan/planner.hpp"
 #include "report/views.hpp"
-#include "sysfs/layout.hpp"
 
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace hostdevd::cli {
 
@@ -31,19 +31,40 @@ std::string format_list() {
     return out;
 }
 
-// Made here: the configuration and the host as they are now, with the plan's view of every device.
+// Made here: the configuration and the host as they are now, with the plan's view of every device. The
+// host is read in a child process (bounded_render.hpp): a device a stuck write keeps locked is left out
+// (so not converged, not exported) instead of hanging the command. The child hands its documents, or why
+// there are none, back as JSON.
 std::vector<ExportDocument> export_locally(ExportFormat format, bool all, const std::string& config_dir) {
     auto desired = load_or_report(config_dir);
     if (!desired)
         throw std::runtime_error(""); // the loader's diagnostics are printed already
-    SysfsLayout layout;
-    ObservedState observed = observe_host(layout);
-    Plan plan = make_plan(*desired, observed);
-    Views views = derive_views(observed, plan, {});
-    ExportManagerState manager;
-    manager.version = HOSTDEVD_VERSION;
-    manager.state = manager_state(views, plan, true, false);
-    return render_export(format, ExportInput{*desired, observed, plan, views, manager, nullptr}, all);
+    auto output = render_bounded([&](const ObservedState& observed) {
+        nlohmann::json result;
+        try {
+            Plan plan = make_plan(*desired, observed);
+            Views views = derive_views(observed, plan, {});
+            ExportManagerState manager;
+            manager.version = HOSTDEVD_VERSION;
+            manager.state = manager_state(views, plan, true, false);
+            result["documents"] = nlohmann::json::array();
+            for (const auto& d :
+                 render_export(format, ExportInput{*desired, observed, plan, views, manager, nullptr}, all))
+                result["documents"].push_back({d.name, d.content});
+        } catch (const std::exception& e) {
+            result["error"] = e.what();
+        }
+        return result.dump();
+    });
+    if (!output)
+        throw std::runtime_error(""); // render_bounded printed why
+    const nlohmann::json result = nlohmann::json::parse(*output);
+    if (result.contains("error"))
+        throw std::runtime_error(result.at("error").get<std::string>());
+    std::vector<ExportDocument> documents;
+    for (const auto& d : result.at("documents"))
+        documents.push_back({d.at(0).get<std::string>(), d.at(1).get<std::string>()});
+    return documents;
 }
 
 int write_output(ExportFormat format, const std::vector<ExportDocument>& documents,
@@ -113,7 +134,9 @@ Command export_command() {
         "Through the running hostdevd (its state is what consumers see); without it, or with --local,\n"
         "made here from --config-dir and the host. The output is deterministic (pools by name, devices by\n"
         "address). --output writes a file atomically, untouched when the content is the same; for\n"
-        "libvirt-network it names a directory that gets one NAME.xml per network.";
+        "libvirt-network it names a directory that gets one NAME.xml per network. Made here, a device whose\n"
+        "attributes a write stuck in the kernel keeps locked is busy, so not exported, instead of hanging\n"
+        "the command.";
     c.options = {
         {"all", ValueKind::None, "", "also devices that are not converged yet"},
         {"output", ValueKind::File, "FILE",

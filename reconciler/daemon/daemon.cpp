@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "daemon/export_events.hpp"
 #include "daemon/journal.hpp"
 #include "model/pci_address.hpp"
 #include "observe/observe.hpp"
@@ -495,8 +496,9 @@ void Daemon::publish() {
     }
     // The [export] files follow the views; written here, they are current before READY=1 too.
     if (exports_.wanted(desired_.exports))
-        exports_.refresh(desired_.exports, export_input(),
-                         rebuilt || !unpublished_.empty() || wave_unpublished_);
+        for (const ExportFileEvent& e : exports_.refresh(
+                 desired_.exports, export_input(), rebuilt || !unpublished_.empty() || wave_unpublished_))
+            journal::log(export_event(e));
     ManagerView m = manager_view();
     bool changed = false;
     if (publisher_)

@@ -68,6 +68,10 @@ const char* message_id(Kind kind) {
         return "ba4b4efef6ee4ec2a53dbdf80b807e31";
     case Kind::ConfigInvalid:
         return "d072086be53a4d4d8dad3d682761dfd8";
+    case Kind::ExportWritten:
+        return "84a8d11a761e4892829b65062a240fae";
+    case Kind::ExportFailed:
+        return "25ffde48bf66402d8187d930b9055f38";
     }
     return "";
 }
@@ -88,6 +92,10 @@ const char* kind_name(Kind kind) {
         return "destroyed";
     case Kind::ConfigInvalid:
         return "config-invalid";
+    case Kind::ExportWritten:
+        return "export-written";
+    case Kind::ExportFailed:
+        return "export-failed";
     }
     return "";
 }

@@ -3,8 +3,6 @@
 #include "export/file_writer.hpp"
 #include "export/formats.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace hostdevd {
 
 namespace {
@@ -31,11 +29,13 @@ void ExportKeeper::count(const Action& action, ActionOutcome outcome) {
     }
 }
 
-void ExportKeeper::refresh(const std::vector<ExportTarget>& targets, const ExportInput& input, bool changed) {
+std::vector<ExportFileEvent> ExportKeeper::refresh(const std::vector<ExportTarget>& targets,
+                                                   const ExportInput& input, bool changed) {
     const bool due = changed || !errors_.empty() || !same_targets(targets, last_targets_) || !last_manager_ ||
                      *last_manager_ != input.manager;
+    std::vector<ExportFileEvent> events;
     if (!due)
-        return;
+        return events;
     std::map<ExportFormat, std::string> errors;
     for (const auto& target : targets) {
         WriteResult written;
@@ -47,22 +47,23 @@ void ExportKeeper::refresh(const std::vector<ExportTarget>& targets, const Expor
         } catch (const ExportError& e) {
             written.error = target.path + ": " + e.what();
         }
+        using What = ExportFileEvent::What;
         if (!written.error.empty()) {
-            // Logged once per distinct failure; retried at every refresh until it succeeds.
+            // Reported once per distinct failure; retried at every refresh until it succeeds.
             auto previous = errors_.find(target.format);
             if (previous == errors_.end() || previous->second != written.error)
-                spdlog::warn("export {}: not written: {}", to_string(target.format), written.error);
+                events.push_back({What::Failed, target.format, target.path, written.error});
             errors[target.format] = written.error;
-        } else {
-            if (errors_.count(target.format))
-                spdlog::info("export {}: written again to {}", to_string(target.format), target.path);
-            if (written.changed)
-                spdlog::debug("export {}: updated {}", to_string(target.format), target.path);
+        } else if (errors_.count(target.format)) {
+            events.push_back({What::Recovered, target.format, target.path, ""});
+        } else if (written.changed) {
+            events.push_back({What::Updated, target.format, target.path, ""});
         }
     }
     errors_ = std::move(errors);
     last_targets_ = targets;
     last_manager_ = input.manager;
+    return events;
 }
 
 std::vector<std::string> ExportKeeper::errors() const {

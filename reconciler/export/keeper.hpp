@@ -1,8 +1,8 @@
 // The daemon's side of the exports: keeps the files of the `[export]` table current and counts the actions
 // it carried out for the metrics. The daemon calls refresh() whenever it publishes status (so the files
 // are written before READY=1 and follow every change); a file is rewritten only when its content changes,
-// and a failure to write is logged and reported (the Manager's ExportErrors), never fatal: it is retried
-// at the next refresh.
+// and a failure to write is reported (the events refresh() returns, which the daemon sends to its journal,
+// and the Manager's ExportErrors), never fatal: it is retried at the next refresh.
 #pragma once
 
 #include "apply/executor.hpp"
@@ -14,6 +14,20 @@
 #include <vector>
 
 namespace hostdevd {
+
+// What a refresh did to one [export] file, for the daemon's journal (reconciler/daemon/export_events):
+// this module writes files and logs nothing itself.
+struct ExportFileEvent {
+    enum class What {
+        Updated,   // its content changed and the new file is in place
+        Failed,    // not written; once per distinct failure, not at every retry
+        Recovered, // written (or found current) again after a failure
+    };
+    What what;
+    ExportFormat format;
+    std::string path;
+    std::string error; // Failed: "PATH: what failed"
+};
 
 class ExportKeeper {
 public:
@@ -29,7 +43,9 @@ public:
 
     // Brings every target up to date with `input`. `changed` says the views or the plan may differ from
     // the last call; otherwise only a changed manager state or a failed target makes it render again.
-    void refresh(const std::vector<ExportTarget>& targets, const ExportInput& input, bool changed);
+    // Returns what happened to the files, in format order (nothing when no file had to change).
+    std::vector<ExportFileEvent> refresh(const std::vector<ExportTarget>& targets, const ExportInput& input,
+                                         bool changed);
 
     // "PATH: message" for each target whose last write failed, in format order; empty when all are
     // written.

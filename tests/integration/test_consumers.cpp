@@ -6,6 +6,7 @@
 // untouched (mtime, inode) when nothing did, and a file it cannot write is reported, never fatal.
 #include "support/bus_client.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/notify_socket.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -374,4 +375,49 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
     CHECK(local.out.find(
               "hostdevd_device_state{address=\"0000:3b:02.0\",role=\"vf\",pf=\"0000:3b:00.0\",pool=\"gold\","
               "state=\"converged\"} 1") != std::string::npos);
+}
+
+TEST_CASE(
+    "consumers: the [export] files hold the VFs when READY=1 is sent, also when the PF's driver comes late",
+    "[qemu-nvme]") {
+    // At boot the PF's driver may bind after hostdevd's first pass: READY=1 waits for the VFs and their
+    // binds (docs/daemon.md), and a consumer ordered after hostdevd.service must find them in its file.
+    const std::string pf = "0000:01:00.0";
+    const std::vector<std::string> vfs = {"0000:01:00.1", "0000:01:00.2", "0000:01:00.3", "0000:01:00.4"};
+    auto unbind = testing::run({"sh", "-c", "printf %s 0000:01:00.0 > /sys/bus/pci/drivers/nvme/unbind"});
+    REQUIRE(unbind.exit_code == 0);
+    ExportDir out;
+    ConfigDir conf;
+    conf.write("10-nvme.toml", "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+                                   "\" }\nvfs = 4\nautoprobe = false\n[[pf.vf]]\nindex = \"0-3\"\n"
+                                   "driver = \"vfio-pci\"\npool = \"nvme\"\n");
+    conf.write("40-export.toml", "version = 1\n[export]\nnova = \"" + out.nova() + "\"\nprometheus = \"" +
+                                     out.prometheus() + "\"\n");
+    testing::NotifySocket notify;
+    testing::PrivateBus bus;
+    testing::Daemon daemon(bus, conf.path(), {}, {{"NOTIFY_SOCKET", notify.path()}});
+    testing::BusClient client(bus.address());
+    INFO("hostdevd log:\n" << daemon.log());
+    // The pass that found the PF without a driver has published (a property read is answered after it):
+    // the files are there already, with no device, and READY=1 has not been sent.
+    REQUIRE(testing::wait_until(
+        [&] {
+            return client.get_string(testing::device_path(pf), "io.hostdevd1.Device", "State") == "pending";
+        },
+        15s));
+    CHECK_FALSE(notify.drain());
+    CHECK(file_contains(out.nova(), "# pool \"nvme\": 0 converged devices"));
+    CHECK(file_contains(out.prometheus(), "hostdevd_state{state=\"starting\"} 1")); // not ready yet
+
+    // The driver binds; the VFs are created and bound; READY=1 comes after the files say so.
+    auto probe = testing::run({"sh", "-c", "printf %s 0000:01:00.0 > /sys/bus/pci/drivers_probe"});
+    REQUIRE(probe.exit_code == 0);
+    REQUIRE(testing::wait_until([&] { return notify.drain(); }, 15s));
+    const std::string nova = testing::read_file(out.nova());
+    INFO(nova);
+    CHECK(nova.find("# pool \"nvme\": 4 converged devices") != std::string::npos);
+    for (const auto& vf : vfs)
+        CHECK(nova.find("\"address\":\"" + vf + "\"") != std::string::npos);
+    CHECK(file_contains(out.prometheus(), "hostdevd_state{state=\"converged\"} 1"));
+    CHECK(daemon.log().find("export nova: updated " + out.nova()) != std::string::npos);
 }
