@@ -143,6 +143,22 @@ std::vector<std::pair<uint32_t, std::string>> drain(int fd) {
     return events;
 }
 
+// The name of the D-Bus error Export(format, false) answers with ("" when it succeeds): clients tell a bad
+// format (InvalidArgument) from an export that cannot be made (ExportFailed) by it.
+std::string export_error_name(const testing::PrivateBus& bus, const char* format) {
+    sd_bus* client = testing::connect_bus(bus.address());
+    REQUIRE(client != nullptr);
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    int r = sd_bus_call_method(client, "io.hostdevd1", kManager, kManagerIface, "Export", &error, &reply,
+                               "sb", format, 0);
+    std::string name = r < 0 && error.name ? error.name : "";
+    sd_bus_error_free(&error);
+    sd_bus_message_unref(reply);
+    sd_bus_flush_close_unref(client);
+    return name;
+}
+
 } // namespace
 
 TEST_CASE("consumers: nova's own device_spec and alias code selects exactly the pools' devices", "[lab]") {
@@ -333,6 +349,8 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
         lab.bus, {"call", "io.hostdevd1", kManager, kManagerIface, "Export", "sb", "novaa", "false"});
     CHECK(unknown.exit_code != 0);
     CHECK(unknown.err.find("unknown export format 'novaa'") != std::string::npos);
+    CHECK(export_error_name(lab.bus, "novaa") == "io.hostdevd1.Error.InvalidArgument");
+    CHECK(export_error_name(lab.bus, "nova").empty());
 
     // --output: a file, written atomically and left alone when unchanged; a directory for libvirt.
     const std::string file = lab.out.path + "/cli.conf";
@@ -364,6 +382,8 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
     CHECK(failed.err.find("would both be the nova alias") != std::string::npos);
     auto bus_error = testing::busctl(
         lab.bus, {"call", "io.hostdevd1", kManager, kManagerIface, "Export", "sb", "nova", "false"});
+    CHECK(bus_error.exit_code != 0);
+    CHECK(export_error_name(lab.bus, "nova") == "io.hostdevd1.Error.ExportFailed");
     CHECK(bus_error.err.find("would both be the nova alias") != std::string::npos);
     CHECK(lab.ctl({"export", "sriov-dp"}).exit_code == 0);
 
@@ -378,7 +398,7 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
 }
 
 TEST_CASE(
-    "consumers: the [export] files hold the VFs when READY=1 is sent, also when the PF's driver comes late",
+    "consumers: the export files hold the VFs when READY=1 is sent even when the PF driver comes late",
     "[qemu-nvme]") {
     // At boot the PF's driver may bind after hostdevd's first pass: READY=1 waits for the VFs and their
     // binds (docs/daemon.md), and a consumer ordered after hostdevd.service must find them in its file.
@@ -407,7 +427,7 @@ TEST_CASE(
         15s));
     CHECK_FALSE(notify.drain());
     CHECK(file_contains(out.nova(), "# pool \"nvme\": 0 converged devices"));
-    CHECK(file_contains(out.prometheus(), "hostdevd_state{state=\"starting\"} 1")); // not ready yet
+    CHECK(file_contains(out.prometheus(), "hostdevd_state{state=\"converged\"} 0"));
 
     // The driver binds; the VFs are created and bound; READY=1 comes after the files say so.
     auto probe = testing::run({"sh", "-c", "printf %s 0000:01:00.0 > /sys/bus/pci/drivers_probe"});

@@ -1,7 +1,7 @@
 // The unmodified hostdevd on the simulated QEMU NVMe host (the VM tier's hardware) with a private
 // dbus-daemon (issue 13): holders that keep only a VFIO device fd block a VF-count change and an mdev
 // removal with zero writes and the change happens once they exit; while the daemon's write is stuck in
-// the kernel, hostdevctl devices, status and plan answer at once, `devices` naming the busy device; a
+// the kernel, hostdevctl devices, status, plan and export answer at once, `devices` naming the busy device; a
 // sriov_drivers_autoprobe changed by hand (no uevent) is read again before the daemon enables VFs; the
 // daemon's Plan() names the writes on VFs that do not exist yet.
 #include "support/bus_client.hpp"
@@ -122,8 +122,8 @@ TEST_CASE("daemon: a guest holding only an mdev's device fd blocks its removal u
     CHECK(testing::writes_to(testing::write_log(), std::string(kSecondMdev) + "/remove").size() == 1);
 }
 
-TEST_CASE("daemon: while its write is stuck in the kernel hostdevctl devices, status, plan and export answer "
-          "at once",
+TEST_CASE("daemon: while its write is stuck in the kernel hostdevctl devices and status and plan and "
+          "export answer at once",
           "[qemu-nvme]") {
     Nvme host("10-vfs.toml", vfio_config(2));
     // The daemon's next sriov_numvfs write stays in the kernel for 8 s, holding the PF's device lock: a

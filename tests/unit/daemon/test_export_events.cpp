@@ -31,7 +31,7 @@ std::string field(const journal::Event& e, const std::string& name) {
 
 } // namespace
 
-TEST_CASE("export file events reach the journal with their priority, once per change") {
+TEST_CASE("export file events reach the journal with their priority and once per change") {
     TempDir dir;
     Host host(kConfig, default_host());
     const std::string nova = dir.path() + "/nova.conf.d/50-hostdevd.conf";
@@ -68,15 +68,17 @@ TEST_CASE("export file events reach the journal with their priority, once per ch
     CHECK(recovered[0].message == "export nova: written again to " + nova);
     CHECK(keeper.errors().empty());
 
-    // A VF converges: nova's file gets new content, an info entry; nothing else changed.
+    // A VF converges: nova's file gets new content, an info entry; the metrics' new content is debug.
     Host converged(kConfig,
                    x710({"vfio-pci", "vfio-pci", "vfio-pci", "vfio-pci", "iavf", "iavf", "iavf", "iavf"}));
     converged.manager = host.manager;
     auto updated = logged(keeper.refresh(targets, converged.input(), true));
-    REQUIRE(updated.size() == 1);
+    REQUIRE(updated.size() == 2);
     CHECK(updated[0].kind == Kind::ExportWritten);
     CHECK(updated[0].priority == Priority::Info);
     CHECK(updated[0].verdict == "updated");
     CHECK(updated[0].message == "export nova: updated " + nova);
     CHECK(field(updated[0], "export_format") == "nova");
+    CHECK(updated[1].priority == Priority::Debug);
+    CHECK(updated[1].message == "export prometheus: updated " + prom);
 }
