@@ -397,9 +397,8 @@ TEST_CASE("consumers: hostdevctl export through the daemon and on its own to a f
               "state=\"converged\"} 1") != std::string::npos);
 }
 
-TEST_CASE(
-    "consumers: the export files hold the VFs when READY=1 is sent even when the PF driver comes late",
-    "[qemu-nvme]") {
+TEST_CASE("consumers: the export files hold the VFs when READY=1 is sent even when the PF driver comes late",
+          "[qemu-nvme]") {
     // At boot the PF's driver may bind after hostdevd's first pass: READY=1 waits for the VFs and their
     // binds (docs/daemon.md), and a consumer ordered after hostdevd.service must find them in its file.
     const std::string pf = "0000:01:00.0";
