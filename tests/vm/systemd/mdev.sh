@@ -57,7 +57,7 @@ for vf in "$VF0" "$VF1"; do
 done
 grep -qF '"managed":"no"' "$E/50-hostdevd.conf" || fail "the nova export does not say managed \"no\" for VFs hostdevd binds to vfio-pci"
 [ "$(grep -c "<address type='pci'" "$E/nvme.xml")" = 2 ] || fail "the libvirt network the consumer found does not list 2 VFs: $(cat "$E/nvme.xml")"
-fact exports "$(grep '^export ' /run/hostdevd-vm/consumer.txt | tr '\n' ';') nova: $(grep -c '"address"' "$E/50-hostdevd.conf") devices"
+fact exports "$(grep '^export ' /run/hostdevd-vm/consumer.txt | tr '\n' ';') nova: $(grep -o '"address"' "$E/50-hostdevd.conf" | wc -l) devices"
 # Each file written is one journal entry at info under its MESSAGE_ID and format (the metrics, rewritten
 # at every pass, at debug); nothing failed.
 for format in nova libvirt-network; do
