@@ -13,6 +13,7 @@
 //   complete pools [DIR]         the pools of the devices hostdevd reports; without a daemon, those the
 //                                configuration in DIR (default /etc/hostdevd) names
 //   complete states              the object states
+//   complete formats             the formats of `hostdevctl export`
 #include "arguments.hpp"
 #include "commands.hpp"
 #include "config/loader.hpp"
@@ -128,9 +129,13 @@ int run_complete(const Invocation& in) {
     } else if (what == "states") {
         for (const auto& s : object_states())
             std::cout << s << '\n';
+    } else if (what == "formats") {
+        for (ExportFormat f : all_export_formats())
+            std::cout << to_string(f) << '\n';
     } else {
-        return usage_error("complete: unknown list '" + what +
-                           "' (commands, options, options-with-values, pfs, devices, pools, states)");
+        return usage_error(
+            "complete: unknown list '" + what +
+            "' (commands, options, options-with-values, pfs, devices, pools, states, formats)");
     }
     return kExitOk;
 }
@@ -143,8 +148,9 @@ Command complete_command() {
     c.arguments = "WHAT [ARG]";
     c.max_positional = 2;
     c.summary = "candidates for shell completion (used by the bash completion)";
-    c.description = "Print completion candidates, one per line: commands, options COMMAND, pfs, devices,\n"
-                    "pools [DIR], states. Used by /usr/share/bash-completion/completions/hostdevctl.";
+    c.description =
+        "Print completion candidates, one per line: commands, options COMMAND, pfs, devices,\n"
+        "pools [DIR], states, formats. Used by /usr/share/bash-completion/completions/hostdevctl.";
     c.exit_status = "  0  printed (possibly nothing)\n  2  usage error\n";
     c.run = run_complete;
     c.hidden = true;

@@ -78,7 +78,11 @@ int run_validate(const Invocation& in) {
         return kExitFailed;
     }
     std::cout << dir << ": valid (" << desired->files.size() << " files, " << desired->pfs.size() << " pf, "
-              << desired->devices.size() << " device, " << desired->mdevs.size() << " mdev entries)\n";
+              << desired->devices.size() << " device, " << desired->mdevs.size() << " mdev, "
+              << desired->pools.size() << " pool entries";
+    for (const auto& target : desired->exports)
+        std::cout << (&target == &desired->exports.front() ? "; exports " : ", ") << to_string(target.format);
+    std::cout << ")\n";
     return kExitOk;
 }
 

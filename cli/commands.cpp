@@ -5,8 +5,8 @@ namespace hostdevd::cli {
 const std::vector<Command>& commands() {
     // Add a new subcommand here (and see command.hpp).
     static const std::vector<Command> table = {
-        validate_command(), plan_command(),           apply_command(),    devices_command(),
-        status_command(),   import_mdevctl_command(), complete_command(),
+        validate_command(), plan_command(),   apply_command(),          devices_command(),
+        status_command(),   export_command(), import_mdevctl_command(), complete_command(),
     };
     return table;
 }

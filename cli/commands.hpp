@@ -14,6 +14,7 @@ Command plan_command();
 Command apply_command();
 Command devices_command();
 Command status_command();
+Command export_command();
 Command import_mdevctl_command();
 Command complete_command();
 

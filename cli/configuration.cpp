@@ -29,10 +29,16 @@ nlohmann::json validation_json(const std::string& dir, const LoadResult& loaded)
         out["files"] = loaded.state->files;
         out["entries"] = {{"pf", loaded.state->pfs.size()},
                           {"device", loaded.state->devices.size()},
-                          {"mdev", loaded.state->mdevs.size()}};
+                          {"mdev", loaded.state->mdevs.size()},
+                          {"pool", loaded.state->pools.size()}};
+        nlohmann::json exports = nlohmann::json::object();
+        for (const auto& target : loaded.state->exports)
+            exports[to_string(target.format)] = target.path;
+        out["exports"] = exports;
     } else {
         out["files"] = nlohmann::json::array();
         out["entries"] = nullptr;
+        out["exports"] = nullptr;
     }
     return out;
 }

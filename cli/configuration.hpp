@@ -14,8 +14,9 @@ namespace hostdevd::cli {
 // nullopt.
 std::optional<DesiredState> load_or_report(const std::string& dir);
 
-// `hostdevctl validate --json`: {"config_dir", "valid", "files", "entries": {"pf", "device", "mdev"},
-// "errors": [{"file", "line", "column", "message", "text"}]} (line and column 0 for whole-file errors).
+// `hostdevctl validate --json`: {"config_dir", "valid", "files", "entries": {"pf", "device", "mdev", "pool"},
+// "exports": {FORMAT: PATH}, "errors": [{"file", "line", "column", "message", "text"}]} (line and column 0
+// for whole-file errors).
 nlohmann::json validation_json(const std::string& dir, const LoadResult& loaded);
 
 } // namespace hostdevd::cli

@@ -41,6 +41,18 @@ public:
 
     nlohmann::json describe() override { return nlohmann::json::parse(proxy_.Describe()); }
 
+    std::vector<std::pair<std::string, std::string>> export_documents(const std::string& format,
+                                                                      bool all) override {
+        std::vector<std::pair<std::string, std::string>> out;
+        try {
+            for (const auto& row : proxy_.Export(format, all))
+                out.emplace_back(row.get<0>(), row.get<1>());
+        } catch (const sdbus::Error& e) {
+            throw std::runtime_error(e.getMessage());
+        }
+        return out;
+    }
+
     nlohmann::json reload_and_follow(std::chrono::milliseconds timeout,
                                      const std::function<void(const nlohmann::json&)>& on_update) override {
         const uint64_t asked_at = realtime_usec();

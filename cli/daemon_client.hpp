@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hostdevd {
@@ -19,6 +20,10 @@ public:
     virtual ~DaemonClient() = default;
 
     virtual nlohmann::json describe() = 0; // Describe()
+    // Export(format, all): (name, content) documents. Throws std::runtime_error with the daemon's error
+    // text (an unknown format, an export that cannot be made).
+    virtual std::vector<std::pair<std::string, std::string>> export_documents(const std::string& format,
+                                                                              bool all) = 0;
     // Reload() then Reconcile(), then follows the daemon until a pass that began after the call has
     // settled: the Manager's LastReconcileUSec is later than the call and its State is neither
     // `starting` nor `progressing` (dbus.md). It wakes on the Reconciled signal and on the Manager's

@@ -3,7 +3,8 @@
 # Installed as /usr/share/bash-completion/completions/hostdevctl (bash-completion loads it on first use).
 # The candidates come from hostdevctl itself, through its hidden `hostdevctl complete` helper: commands
 # and options from its command table (so completion cannot drift from the parser), PF and device
-# addresses from /sys/bus/pci/devices, pools from the configuration (--config-dir if given on the line).
+# addresses from /sys/bus/pci/devices, pools from the configuration (--config-dir if given on the line),
+# the formats of `hostdevctl export`.
 
 _hostdevctl_values() # _hostdevctl_values CTL KIND CURRENT CONFIG_DIR: sets COMPREPLY for an option value
 {
@@ -78,6 +79,7 @@ _hostdevctl()
     fi
     case $cmd in
         import-mdevctl) _filedir -d ;;
+        export) COMPREPLY=($(compgen -W "$("$ctl" complete formats 2>/dev/null)" -- "$cur")) ;;
     esac
 } &&
     complete -F _hostdevctl hostdevctl

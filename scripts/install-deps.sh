@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs, with apt, everything hostdevd needs to build, test and run its demo on Debian 12, and to
-# build its Debian package (debian/control's Build-Depends are a subset of this list).
+# build its Debian package (debian/control's Build-Depends are a subset of this list). The consumers whose
+# own code checks hostdevd's exports in the tests (tests/integration/consumers/) come from here too: nova's
+# Python package, libvirt (libvirtd, virsh, virt-xml-validate), node_exporter, the Prometheus client's
+# parser and jsonschema.
 # Idempotent: does nothing when every package is already installed. Uses sudo when not root.
 set -eu
 
@@ -10,7 +13,9 @@ PACKAGES="build-essential cmake ninja-build pkg-config clang \
   udev dbus kmod pciutils driverctl mdevctl util-linux iproute2 python3 systemd \
   libvirt-daemon-system libvirt-clients \
   qemu-system-x86 busybox-static xz-utils \
-  scdoc bash-completion man-db bsdextrautils dpkg-dev debhelper lintian"
+  scdoc bash-completion man-db bsdextrautils dpkg-dev debhelper lintian \
+  python3-nova libvirt-daemon-system libvirt-clients prometheus-node-exporter python3-prometheus-client \
+  python3-jsonschema"
 
 missing=""
 for p in $PACKAGES; do

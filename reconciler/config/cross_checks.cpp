@@ -1,5 +1,6 @@
 #include "config/cross_checks.hpp"
 
+#include "config/consumer_parser.hpp"
 #include "config/entry_values.hpp"
 
 #include <map>
@@ -50,6 +51,8 @@ void check_across_entries(const ParsedEntries& entries, std::vector<ConfigDiagno
             break;
         }
     }
+
+    check_consumers(entries, errors);
 
     std::map<std::string, SourceLocation> first_use;
     for (const auto& use : entries.mdev_uuids) {

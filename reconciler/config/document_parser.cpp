@@ -1,5 +1,6 @@
 #include "config/document_parser.hpp"
 
+#include "config/consumer_parser.hpp"
 #include "config/entry_values.hpp"
 #include "config/value_syntax.hpp"
 
@@ -44,7 +45,8 @@ public:
     void parse(const toml::table& document) {
         if (!check_version(document))
             return;
-        static const std::vector<std::string_view> kTopKeys = {"version", "pf", "device", "mdev"};
+        static const std::vector<std::string_view> kTopKeys = {"version", "pf",   "device",
+                                                               "mdev",    "pool", "export"};
         check_known_keys(document, kTopKeys, "the top level", sink_);
         if (auto* pf = document.get("pf"); pf && !misplaced_vf_tables(*pf))
             for (auto* table : entry_tables(*pf, "pf", sink_))
@@ -55,6 +57,11 @@ public:
         if (auto* mdev = document.get("mdev"))
             for (auto* table : entry_tables(*mdev, "mdev", sink_))
                 parse_mdev(*table);
+        if (auto* pool = document.get("pool"))
+            for (auto* table : entry_tables(*pool, "pool", sink_))
+                parse_pool(*table, sink_, out_);
+        if (auto* exports = document.get("export"))
+            parse_export(*exports, sink_, out_);
     }
 
 private:

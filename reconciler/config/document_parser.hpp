@@ -24,6 +24,8 @@ struct ParsedEntries {
     std::vector<DeviceEntry> devices;
     std::vector<MdevEntry> mdevs;
     std::vector<UuidUse> mdev_uuids;
+    std::vector<PoolSettings> pools;   // [[pool]] (consumer_parser.hpp)
+    std::vector<ExportTarget> exports; // [export] keys, in file order
 };
 
 void parse_document(const toml::table& document, DiagnosticSink& sink, ParsedEntries& out);

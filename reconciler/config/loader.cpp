@@ -81,6 +81,10 @@ LoadResult finish(ParsedEntries&& entries, std::vector<std::string> files,
         state.pfs = std::move(entries.pfs);
         state.devices = std::move(entries.devices);
         state.mdevs = std::move(entries.mdevs);
+        state.pools = std::move(entries.pools);
+        state.exports = std::move(entries.exports);
+        std::stable_sort(state.exports.begin(), state.exports.end(),
+                         [](const ExportTarget& a, const ExportTarget& b) { return a.format < b.format; });
         result.state = std::move(state);
     }
     return result;

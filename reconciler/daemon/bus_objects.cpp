@@ -66,6 +66,8 @@ public:
             changed.push_back("ConfigFiles");
         if (v.last_reconcile_usec != view_.last_reconcile_usec)
             changed.push_back("LastReconcileUSec");
+        if (v.export_errors != view_.export_errors)
+            changed.push_back("ExportErrors");
         view_ = v;
         if (!changed.empty())
             emitPropertiesChangedSignal(io::hostdevd1::Manager_adaptor::INTERFACE_NAME, changed);
@@ -82,6 +84,9 @@ private:
     }
     std::vector<PlanRow> Plan() override { return backend_.plan_rows(); }
     std::string Describe() override { return backend_.describe(); }
+    std::vector<ExportDocumentRow> Export(const std::string& format, const bool& all) override {
+        return backend_.export_documents(format, all);
+    }
     std::string Version() override { return view_.version; }
     std::string State() override { return view_.state; }
     uint64_t ConfigGeneration() override { return view_.config_generation; }
@@ -89,6 +94,7 @@ private:
     std::string ConfigError() override { return view_.config_error; }
     std::vector<std::string> ConfigFiles() override { return view_.config_files; }
     uint64_t LastReconcileUSec() override { return view_.last_reconcile_usec; }
+    std::vector<std::string> ExportErrors() override { return view_.export_errors; }
 
     ManagerBackend& backend_;
     ManagerView view_;

@@ -25,10 +25,12 @@ struct ManagerView {
     bool config_valid = true;
     std::vector<std::string> config_files;
     uint64_t last_reconcile_usec = 0;
+    std::vector<std::string> export_errors; // "PATH: what failed", one per [export] file not written
     bool operator==(const ManagerView&) const = default;
 };
 
 using PlanRow = sdbus::Struct<std::string, std::string, std::string, std::string, std::string>;
+using ExportDocumentRow = sdbus::Struct<std::string, std::string>; // (name, content)
 
 // What the Manager's methods do; implemented by the daemon. Methods run on the loop thread.
 class ManagerBackend {
@@ -38,6 +40,8 @@ public:
     virtual void reconcile_now() = 0;
     virtual std::vector<PlanRow> plan_rows() = 0;
     virtual std::string describe() = 0;
+    // Export(format, all); throws sdbus::Error (io.hostdevd1.Error.InvalidArgument, .ExportFailed).
+    virtual std::vector<ExportDocumentRow> export_documents(const std::string& format, bool all) = 0;
 };
 
 inline constexpr const char* kBusName = "io.hostdevd1";

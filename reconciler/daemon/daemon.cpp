@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include "config/loader.hpp"
+#include "daemon/export_events.hpp"
 #include "daemon/journal.hpp"
 #include "gate/history_store.hpp"
 #include "model/pci_address.hpp"
@@ -297,6 +298,7 @@ ManagerView Daemon::manager_view() const {
     m.config_error = config_error_;
     m.config_files = desired_.files;
     m.last_reconcile_usec = last_reconcile_usec_;
+    m.export_errors = exports_.errors();
     return m;
 }
 
@@ -421,6 +423,7 @@ void Daemon::on_wave_done(std::vector<Action> wave, ExecutionReport report) {
     record(gate_history_, run, gate_.run_inputs, report, gate_now(), took);
     for (size_t i = 0; i < report.results.size() && i < wave.size(); ++i) {
         const auto& r = report.results[i];
+        exports_.count(wave[i], r.outcome); // the metrics' action counters
         // A write that was stuck in the kernel: no success, even when it went through in the end (its
         // effect is in place, and the gate does not repeat it). Reported until the operator asks again.
         if (r.outcome == ActionOutcome::Stuck || (r.outcome == ActionOutcome::Failed && r.stuck))
@@ -618,6 +621,11 @@ void Daemon::publish() {
                 unpublished_.insert(object);
         update_views(views_, observed_, plan(), failures, unpublished_);
     }
+    // The [export] files follow the views; written here, they are current before READY=1 too.
+    if (exports_.wanted(desired_.exports))
+        for (const ExportFileEvent& e : exports_.refresh(
+                 desired_.exports, export_input(), rebuilt || !unpublished_.empty() || wave_unpublished_))
+            journal::log(export_event(e));
     ManagerView m = manager_view();
     bool changed = false;
     if (publisher_)

@@ -13,6 +13,7 @@
 #include "daemon/device_events.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/systemd_module_loader.hpp"
+#include "export/keeper.hpp"
 #include "gate/gate.hpp"
 #include "model/desired.hpp"
 #include "model/observed.hpp"
@@ -71,6 +72,7 @@ public:
     void reconcile_now() override;
     std::vector<PlanRow> plan_rows() override;
     std::string describe() override;
+    std::vector<ExportDocumentRow> export_documents(const std::string& format, bool all) override;
 
 private:
     bool load_config(std::string& error); // keeps the last good configuration on failure
@@ -101,6 +103,7 @@ private:
     std::string make_description() const;
     void answers_used();
     void release_answers_later(std::chrono::milliseconds delay);
+    ExportInput export_input() const; // daemon_exports.cpp
 
     DaemonOptions options_;
     SysfsLayout layout_;
@@ -156,6 +159,7 @@ private:
     std::optional<std::vector<PlanRow>> plan_rows_;
     EventLoop::Clock::time_point answers_last_used_{};
     std::optional<EventLoop::TimerId> answers_release_timer_;
+    ExportKeeper exports_;          // the [export] files and the action counters of the metrics
     // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
     // enabling its VFs (stale_retry_): see Daemon::pass.
     std::set<std::string> read_for_enable_;

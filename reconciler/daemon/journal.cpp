@@ -70,6 +70,10 @@ const char* message_id(Kind kind) {
         return "0db42aa4a8d24329a62131c31abfdf2b";
     case Kind::ConfigInvalid:
         return "d072086be53a4d4d8dad3d682761dfd8";
+    case Kind::ExportWritten:
+        return "84a8d11a761e4892829b65062a240fae";
+    case Kind::ExportFailed:
+        return "25ffde48bf66402d8187d930b9055f38";
     }
     return "";
 }
@@ -92,6 +96,10 @@ const char* kind_name(Kind kind) {
         return "vetoed";
     case Kind::ConfigInvalid:
         return "config-invalid";
+    case Kind::ExportWritten:
+        return "export-written";
+    case Kind::ExportFailed:
+        return "export-failed";
     }
     return "";
 }

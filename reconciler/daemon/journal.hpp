@@ -26,6 +26,8 @@ enum class Kind {
     Destroyed, // hostdevd's write removed a device (VFs of a PF through sriov_numvfs, an mdev)
     Vetoed,    // a hook vetoed a destructive or rebinding action (docs/hooks.md); once per veto
     ConfigInvalid,
+    ExportWritten, // an [export] file got new content, or was written again after a failure
+    ExportFailed,  // an [export] file could not be written or made (once per distinct failure)
 };
 const char* message_id(Kind kind); // 32 hex digits
 const char* kind_name(Kind kind);  // "applied", "converged", ...

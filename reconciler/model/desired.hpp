@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,15 @@ struct VfCount {
     bool operator==(const VfCount&) const = default;
 };
 
+// How an entry's devices are bound, as the consumers of its pool see it: nova's `managed` tag and
+// libvirt's <forward managed=...> say whether the consumer binds the device (Managed) or finds it bound
+// to a VFIO driver already (Vfio); Other devices (a host driver, "none", an NVIDIA vGPU, no `driver`)
+// are not for PCI passthrough. A driver name counts as VFIO when it contains "vfio": every VFIO PCI
+// driver of the kernel is named so (vfio-pci, mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci, ...).
+enum class ConsumerBinding { Managed, Vfio, Other };
+ConsumerBinding consumer_binding(const DriverChoice& driver, bool managed, bool vgpu);
+const char* to_string(ConsumerBinding binding); // "managed", "vfio", "other"
+
 // One `[[pf.vf]]` table.
 struct VfSettings {
     std::vector<uint32_t> indices; // sorted, unique, from "0-3,6"
@@ -95,11 +105,49 @@ struct MdevEntry {
     SourceLocation source;
 };
 
+// One `[[pool]]` table: what the consumers of a pool need beyond its name (docs/consumers.md). Every key
+// is optional; an omitted one takes a default derived from the pool name when the pool is exported.
+struct PoolSettings {
+    std::string name; // the `pool` label of [[pf.vf]] / [[device]] entries
+    struct Nova {     // [pool.nova]: the `[pci] device_spec` tags and the `alias`
+        std::optional<std::string> alias;
+        std::optional<std::string> physical_network;
+        std::optional<std::string> resource_class; // normalized as nova does: "gold" -> "CUSTOM_GOLD"
+        std::vector<std::string> traits;           // normalized, in the order written
+    } nova;
+    struct DevicePlugin { // [pool.sriov_dp]: the SR-IOV network device plugin's resourceList entry
+        std::optional<std::string> resource_name;
+        std::optional<std::string> resource_prefix;
+        bool is_rdma = false;
+    } sriov_dp;
+    struct Libvirt { // [pool.libvirt]: the hostdev <network>
+        std::optional<std::string> network;
+    } libvirt;
+    SourceLocation source;
+};
+
+// The formats `hostdevctl export` writes and the `[export]` table names.
+enum class ExportFormat { Nova, LibvirtNetwork, SriovDp, Prometheus };
+const char* to_string(ExportFormat format);                             // "nova", "libvirt-network", ...
+std::optional<ExportFormat> parse_export_format(std::string_view name); // nullopt for an unknown name
+const std::vector<ExportFormat>& all_export_formats();
+
+// One key of the `[export]` table: a file (a directory for libvirt-network) the daemon keeps current.
+struct ExportTarget {
+    ExportFormat format = ExportFormat::Nova;
+    std::string path; // absolute
+    SourceLocation source;
+};
+
 struct DesiredState {
     std::vector<std::string> files; // files in force, in load order
     std::vector<PfEntry> pfs;
     std::vector<DeviceEntry> devices;
     std::vector<MdevEntry> mdevs;
+    std::vector<PoolSettings> pools;   // [[pool]] tables, one per pool name
+    std::vector<ExportTarget> exports; // [export], at most one per format, in format order
+
+    const PoolSettings* pool(const std::string& name) const; // nullptr when no [[pool]] describes it
 };
 
 } // namespace hostdevd

@@ -61,8 +61,11 @@ pfs=$(for d in /sys/bus/pci/devices/*; do [ -e "$d/sriov_totalvfs" ] && basename
 
 # Commands.
 expect "hostdevctl sta" status
-expect "hostdevctl " validate plan apply devices status import-mdevctl
+expect "hostdevctl " validate plan apply devices status export import-mdevctl
 expect "hostdevctl --config-dir /tmp pl" plan
+# The formats of `export`.
+expect "hostdevctl export " nova libvirt-network sriov-dp prometheus
+expect "hostdevctl export li" libvirt-network
 # Options of the command under the cursor.
 expect "hostdevctl status --st" --state
 expect "hostdevctl plan --" --config-dir --json --local --help

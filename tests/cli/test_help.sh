@@ -39,15 +39,22 @@ expect_not "complete" -- --help
 expect 2 "unknown command 'stauts'; did you mean status?" -- stauts
 expect 2 "unknown command 'aply'; did you mean apply?" -- aply
 expect 2 "unknown command 'imp'; did you mean import-mdevctl?" -- imp
-expect 2 "unknown command 'xyzzy' (commands: validate, plan, apply, devices, status, import-mdevctl)" -- xyzzy
+expect 2 "unknown command 'xyzzy' (commands: validate, plan, apply, devices, status, export, import-mdevctl)" -- xyzzy
 expect 2 "unknown option --jsno; did you mean --json?" -- plan --jsno
 expect 2 "unknown option --conf; did you mean --config-dir?" -- plan --conf /tmp
 expect 2 "unknown option --sumary; did you mean --summary?" -- status --sumary
-expect 2 "status has no --config-dir option (validate, plan, apply have it)" -- status --config-dir /tmp
+expect 2 "status has no --config-dir option (validate, plan, apply, export have it)" -- status --config-dir /tmp
 expect 2 "import-mdevctl has no --json option" -- import-mdevctl --json
 expect 2 "--state: unknown state 'blokced'; did you mean blocked?" -- status --state blokced
 expect 2 "--state: unknown state 'fialed'; did you mean failed?" -- status --state blocked,fialed
 expect 2 "--pf needs a PCI address such as 0000:3b:00.0, not 'ens1f0'" -- status --pf ens1f0
+# export: the format is required, checked, and suggested when mistyped.
+expect 0 "usage: hostdevctl export FORMAT [OPTIONS]" -- export --help
+expect 0 "libvirt-network" -- export --help
+expect 2 "export needs a FORMAT: nova, libvirt-network, sriov-dp, prometheus" -- export
+expect 2 "unknown export format 'novaa'; did you mean 'nova'?" -- export novaa
+expect 2 "unknown export format 'xml' (nova, libvirt-network, sriov-dp, prometheus)" -- export xml
+expect 2 "unexpected argument 'prometheus'" -- export nova prometheus
 expect 2 "--timeout needs a whole number of SECONDS, not 'soon'" -- apply --timeout soon
 expect 2 "option --json takes no value" -- plan --json=yes
 expect 2 "--summary and --all exclude each other" -- status --summary --all
@@ -62,7 +69,7 @@ out=$("$CTL" validate --json --config-dir "$DIR"); got=$?
 if [ $got -ne 0 ] || ! printf '%s' "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert d["valid"] is True and d["errors"] == [] and d["entries"] == {"pf": 1, "device": 0, "mdev": 0}, d
+assert d["valid"] is True and d["errors"] == [] and d["entries"] == {"pf": 1, "device": 0, "mdev": 0, "pool": 0} and d["exports"] == {}, d
 assert d["files"] == [sys.argv[1] + "/10-ok.toml"], d' "$DIR"; then
     echo "FAIL: validate --json of a valid directory: exit $got, $out"; fail=1
 fi

@@ -29,5 +29,9 @@ printf 'version = 1\n[[pf]]\nmatch = { address = "0000:3b:00.0" }\nvfs = 4\n' >"
 expect 0 "valid (1 files, 1 pf" -- validate --config-dir "$DIR"
 chmod 664 "$DIR/10-bad.toml"
 expect 1 "writable by group" -- validate --config-dir "$DIR"
+# export checks the configuration before it reads the host: an invalid one exits 1 with its diagnostics.
+printf 'version = 1\n[[pool]]\nname = "gold"\n' >"$DIR/10-bad.toml"
+chmod 644 "$DIR/10-bad.toml"
+expect 1 "$DIR/10-bad.toml:2:1: no [[pf.vf]] or [[device]] entry has pool = \"gold\"" -- export nova --local --config-dir "$DIR"
 [ $fail -eq 0 ] && echo "hostdevctl usage: ok"
 exit $fail

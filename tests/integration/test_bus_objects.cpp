@@ -33,6 +33,9 @@ struct NoBackend final : hostdevd::ManagerBackend {
     void reconcile_now() override {}
     std::vector<hostdevd::PlanRow> plan_rows() override { return {}; }
     std::string describe() override { return "{}"; }
+    std::vector<hostdevd::ExportDocumentRow> export_documents(const std::string&, bool) override {
+        return {};
+    }
 };
 
 DeviceView pf() {

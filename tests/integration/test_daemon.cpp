@@ -2,6 +2,7 @@
 // configuration reloads, access control, signals, shutdown and a write stuck in the kernel.
 #include "support/bus_client.hpp"
 #include "support/daemon_fixture.hpp"
+#include "support/notify_socket.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -259,40 +260,7 @@ TEST_CASE("daemon: a write stuck in the kernel neither stalls D-Bus nor goes unr
 
 namespace {
 
-// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects what the daemon sends.
-class NotifySocket {
-public:
-    NotifySocket() {
-        fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-        unlink(path_.c_str());
-        REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    }
-    ~NotifySocket() {
-        close(fd_);
-        unlink(path_.c_str());
-    }
-    const std::string& path() const { return path_; }
-    // Takes every datagram already queued; true when one of all received so far says READY=1.
-    bool drain() {
-        char buf[4096];
-        ssize_t n;
-        while ((n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT)) > 0)
-            messages.emplace_back(buf, n);
-        for (const auto& m : messages)
-            if (m.find("READY=1") != std::string::npos)
-                return true;
-        return false;
-    }
-    std::vector<std::string> messages;
-
-private:
-    std::string path_ = "/run/hostdevd-test-notify";
-    int fd_ = -1;
-};
+using testing::NotifySocket;
 
 // The qemu-nvme host's PF with 4 VFs on vfio-pci (examples/config/qemu-nvme without the mdevs).
 constexpr const char* kNvmePf = "0000:01:00.0";

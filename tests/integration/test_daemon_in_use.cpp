@@ -1,7 +1,7 @@
 // The unmodified hostdevd on the simulated QEMU NVMe host (the VM tier's hardware) with a private
 // dbus-daemon (issue 13): holders that keep only a VFIO device fd block a VF-count change and an mdev
 // removal with zero writes and the change happens once they exit; while the daemon's write is stuck in
-// the kernel, hostdevctl devices, status and plan answer at once, `devices` naming the busy device; a
+// the kernel, hostdevctl devices, status, plan and export answer at once, `devices` naming the busy device; a
 // sriov_drivers_autoprobe changed by hand (no uevent) is read again before the daemon enables VFs; the
 // daemon's Plan() names the writes on VFs that do not exist yet.
 #include "support/bus_client.hpp"
@@ -122,9 +122,9 @@ TEST_CASE("daemon: a guest holding only an mdev's device fd blocks its removal u
     CHECK(testing::writes_to(testing::write_log(), std::string(kSecondMdev) + "/remove").size() == 1);
 }
 
-TEST_CASE(
-    "daemon: while its write is stuck in the kernel hostdevctl devices and status and plan answer at once",
-    "[qemu-nvme]") {
+TEST_CASE("daemon: while its write is stuck in the kernel hostdevctl devices and status and plan and "
+          "export answer at once",
+          "[qemu-nvme]") {
     Nvme host("10-vfs.toml", vfio_config(2));
     // The daemon's next sriov_numvfs write stays in the kernel for 8 s, holding the PF's device lock: a
     // read of the PF's sriov_numvfs or driver_override waits for it meanwhile (iov.c, pci-sysfs.c).
@@ -139,7 +139,11 @@ TEST_CASE(
         },
         15s));
     for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"devices"}, {"devices", "--json"}, {"status"}, {"plan"}}) {
+         {std::vector<std::string>{"devices"},
+          {"devices", "--json"},
+          {"status"},
+          {"plan"},
+          {"export", "prometheus", "--local", "--config-dir", host.conf.path()}}) {
         auto start = std::chrono::steady_clock::now();
         auto c = hostdevctl(host, args);
         auto took =
@@ -147,7 +151,7 @@ TEST_CASE(
         INFO("hostdevctl " << args[0] << " took " << took.count() << " ms:\n" << c.out << c.err);
         // devices lists (0); status and plan report the daemon's state in their exit status (degraded,
         // pending: hostdevctl(8)), so only a usage error or no answer would be wrong here.
-        if (args[0] == "devices")
+        if (args[0] == "devices" || args[0] == "export")
             CHECK(c.exit_code == 0);
         else
             CHECK((c.exit_code == 1 || c.exit_code == 3 || c.exit_code == 4));
@@ -155,6 +159,9 @@ TEST_CASE(
         CHECK(took < 1000ms);
         if (args[0] == "devices")
             CHECK_THAT(c.out, Catch::Contains(kPf) && Catch::Contains("busy"));
+        if (args[0] == "export") // made here without the busy PF: its object is not reported converged
+            CHECK_THAT(c.out, Catch::Contains("hostdevd_config_valid 1") &&
+                                  !Catch::Contains("address=\"" + std::string(kPf) + "\""));
     }
     // The write returns; it was stuck, so the PF is failed, naming the write, until asked again.
     REQUIRE(testing::wait_until(

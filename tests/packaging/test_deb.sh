@@ -98,7 +98,9 @@ for page in "8 hostdevd" "8 hostdevctl" "5 hostdevd.toml"; do
     MANWIDTH=80 man -P cat $page 2>/dev/null | grep -q "^NAME" || { say "FAIL: man $page"; fail=1; }
 done
 
-# 4. Purge: nothing left behind.
+# 4. Purge: nothing left behind, also what the service makes when it runs: its StateDirectory= with the
+# libvirt network files of an [export] table (as systemd and hostdevd would have made them).
+mkdir -p /var/lib/hostdevd/networks && echo "<network/>" >/var/lib/hostdevd/networks/pool.xml
 if ! dpkg --purge hostdevd >"$WORK/purge.log" 2>&1; then
     cat "$WORK/purge.log"; say "FAIL: dpkg --purge failed"; fail=1
 fi

@@ -134,3 +134,24 @@ TEST_CASE("example lab: two files, NICs then GPUs") {
     CHECK(state.mdevs[0].parent.address == "0000:3d:00.0");
     CHECK(state.mdevs[0].count == 2u);
 }
+
+TEST_CASE("example lab-consumers: pools for nova, libvirt and the device plugin, and the [export] files") {
+    auto state = load_example("lab-consumers");
+    REQUIRE(state.pfs.size() == 3);
+    CHECK(vf_settings(state.pfs[0], 0).pool == "gold");
+    CHECK(vf_settings(state.pfs[0], 6).pool == "pod-nics");
+    CHECK(vf_settings(state.pfs[1], 0).managed);
+    CHECK(vf_settings(state.pfs[1], 0).pool == "fast");
+    REQUIRE(state.pools.size() == 3);
+    const PoolSettings* gold = state.pool("gold");
+    REQUIRE(gold);
+    CHECK(gold->nova.physical_network == "physnet-gold");
+    CHECK(gold->nova.resource_class == "CUSTOM_GOLD_VF");
+    CHECK(gold->nova.traits == std::vector<std::string>{"CUSTOM_FAST_NIC", "HW_NIC_SRIOV"});
+    CHECK(gold->libvirt.network == "hostdev-gold");
+    REQUIRE(state.pool("fast"));
+    CHECK(state.pool("fast")->sriov_dp.is_rdma);
+    REQUIRE(state.exports.size() == 4);
+    CHECK(state.exports[0].path == "/etc/nova/nova.conf.d/50-hostdevd.conf");
+    CHECK(state.exports[3].path == "/var/lib/prometheus/node-exporter/hostdevd.prom");
+}

@@ -44,13 +44,15 @@ TEST_CASE("MESSAGE_IDs are stable, distinct 128-bit ids (docs/daemon.md lists th
     CHECK(std::string(journal::message_id(Kind::Undone)) == "15feefbbeb894aba86c37f4f7363aa8f");
     CHECK(std::string(journal::message_id(Kind::Destroyed)) == "ba4b4efef6ee4ec2a53dbdf80b807e31");
     CHECK(std::string(journal::message_id(Kind::ConfigInvalid)) == "d072086be53a4d4d8dad3d682761dfd8");
+    CHECK(std::string(journal::message_id(Kind::ExportWritten)) == "84a8d11a761e4892829b65062a240fae");
+    CHECK(std::string(journal::message_id(Kind::ExportFailed)) == "25ffde48bf66402d8187d930b9055f38");
     std::set<std::string> ids;
     for (Kind k : {Kind::Applied, Kind::Converged, Kind::Blocked, Kind::Failed, Kind::Undone, Kind::Destroyed,
-                   Kind::ConfigInvalid}) {
+                   Kind::ConfigInvalid, Kind::ExportWritten, Kind::ExportFailed}) {
         std::string id = journal::message_id(k);
         CHECK(id.size() == 32);
         CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
         ids.insert(id);
     }
-    CHECK(ids.size() == 7);
+    CHECK(ids.size() == 9);
 }

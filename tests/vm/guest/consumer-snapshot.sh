@@ -17,5 +17,17 @@ mkdir -p /run/hostdevd-vm
         done
     done
     echo "mdevs: $(ls /sys/bus/mdev/devices 2>/dev/null | tr '\n' ' ')"
+    # hostdevd's [export] files as this consumer finds them (mdev boot: guest/systemd-boot.sh), copied
+    # with their modes to /run/hostdevd-vm/exports/.
+    for f in /etc/nova/nova.conf.d/50-hostdevd.conf /var/lib/hostdevd/networks/nvme.xml \
+        /var/lib/prometheus/node-exporter/hostdevd.prom; do
+        if [ -e "$f" ]; then
+            echo "export $f: $(stat -c '%a %U' "$f")"
+            mkdir -p /run/hostdevd-vm/exports
+            cp -p "$f" /run/hostdevd-vm/exports/
+        else
+            echo "export $f: missing"
+        fi
+    done
 } >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -7,7 +7,8 @@
 #           so /sys/bus/mdev does not exist (most SR-IOV hosts).
 #   mdev    mtty (which pulls in mdev) loaded at boot by systemd-modules-load; hostdevd enabled
 #           (`systemctl enable`, as the README says) with a consumer unit ordered after it; the PF's
-#           driver (nvme) loaded only after hostdevd's first pass found the PF without one.
+#           driver (nvme) loaded only after hostdevd's first pass found the PF without one; [export]
+#           files for nova, libvirt and node_exporter in their usual directories.
 # Returns only when the setup failed.
 . "$GUEST/install-hostdevd.sh"
 UNITS=/etc/systemd/system
@@ -98,6 +99,19 @@ nomdev)
     ;;
 mdev)
     echo mtty >/etc/modules-load.d/hostdevd-vm.conf
+    # The VFs are pool "nvme", and hostdevd keeps exports for its consumers (docs/consumers.md) in the
+    # directories the unit makes writable: nova's drop-ins and node_exporter's textfile directory
+    # (ReadWritePaths=, where they exist), /var/lib/hostdevd (StateDirectory=) for libvirt's networks.
+    echo 'pool = "nvme"' >>/etc/hostdevd/10-nvme.toml
+    mkdir -p /etc/nova/nova.conf.d /var/lib/prometheus/node-exporter
+    cat >/etc/hostdevd/40-export.toml <<'TOML'
+version = 1
+
+[export]
+nova = "/etc/nova/nova.conf.d/50-hostdevd.conf"
+libvirt-network = "/var/lib/hostdevd/networks"
+prometheus = "/var/lib/prometheus/node-exporter/hostdevd.prom"
+TOML
     # The PF's driver comes late (hostdevd-vm-late-driver.service), after hostdevd's first pass.
     echo "blacklist nvme" >>/etc/modprobe.d/hostdevd-vm.conf
     cat >/etc/hostdevd/20-mtty.toml <<'TOML'

@@ -6,7 +6,8 @@
 # found the PF without a driver, as a slow driver probe at boot). What an administrator sees:
 #  1. hostdevd was still activating when its pass found the PF driverless, and the consumer found what
 #     hostdevd was configured to provide when it started (READY=1 came after the PF's driver, the VFs,
-#     their binds and the mdev), and busctl says converged.
+#     their binds and the mdev), including the [export] files listing the VFs (nova, libvirt network,
+#     metrics; written under ProtectSystem=strict, logged at info), and busctl says converged.
 #  2. An mdev parent registering (`modprobe mtty`: a change with MDEV_STATE=registered under SUBSYSTEM
 #     mtty) is tagged by udev and pulls the stopped service in, which creates the mdev again.
 #  3. The journal of the boot: no sandbox refusal, no restart; the security figure.
@@ -39,6 +40,33 @@ for want in "hostdevd: active" "numvfs $PF: 2" "vf $VF0: vfio-pci" "vf $VF1: vfi
     grep -qxF "$want" /run/hostdevd-vm/consumer.txt ||
         fail "a consumer ordered after hostdevd.service did not find '$want' when it started: $(tr '\n' ';' </run/hostdevd-vm/consumer.txt)"
 done
+# The [export] files were written before READY=1, in the directories the unit makes writable
+# (ProtectSystem=strict): the consumer found the VFs in them, readable by everyone (mode 0644 despite the
+# daemon's UMask=0077).
+E=/run/hostdevd-vm/exports
+for f in /etc/nova/nova.conf.d/50-hostdevd.conf /var/lib/hostdevd/networks/nvme.xml \
+    /var/lib/prometheus/node-exporter/hostdevd.prom; do
+    grep -qxF "export $f: 644 root" /run/hostdevd-vm/consumer.txt ||
+        fail "a consumer ordered after hostdevd.service did not find $f (mode 644): $(grep "export $f" /run/hostdevd-vm/consumer.txt)"
+done
+for vf in "$VF0" "$VF1"; do
+    grep -qF "{\"address\":\"$vf\"," "$E/50-hostdevd.conf" ||
+        fail "the nova export the consumer found lacks $vf: $(grep device_spec "$E/50-hostdevd.conf")"
+    grep -qF "hostdevd_device_state{address=\"$vf\",role=\"vf\",pf=\"$PF\",pool=\"nvme\",state=\"converged\"} 1" "$E/hostdevd.prom" ||
+        fail "the metrics the consumer found do not have $vf converged"
+done
+grep -qF '"managed":"no"' "$E/50-hostdevd.conf" || fail "the nova export does not say managed \"no\" for VFs hostdevd binds to vfio-pci"
+[ "$(grep -c "<address type='pci'" "$E/nvme.xml")" = 2 ] || fail "the libvirt network the consumer found does not list 2 VFs: $(cat "$E/nvme.xml")"
+fact exports "$(grep '^export ' /run/hostdevd-vm/consumer.txt | tr '\n' ';') nova: $(grep -o '"address"' "$E/50-hostdevd.conf" | wc -l) devices"
+# Each file written is one journal entry at info under its MESSAGE_ID and format (the metrics, rewritten
+# at every pass, at debug); nothing failed.
+for format in nova libvirt-network; do
+    [ "$(journal_count -u $UNIT -p 6..6 MESSAGE_ID=$MSG_EXPORT_WRITTEN HOSTDEVD_EXPORT_FORMAT=$format)" -ge 1 ] ||
+        fail "no export-written entry at info for $format in the journal"
+done
+[ "$(journal_count -u $UNIT MESSAGE_ID=$MSG_EXPORT_FAILED)" = 0 ] ||
+    fail "an export failed: $(journalctl -q --no-pager -b -u $UNIT MESSAGE_ID=$MSG_EXPORT_FAILED -o cat | head -n 3 | tr '\n' ';')"
+fact journal.exports "$(journalctl -q --no-pager -b -u $UNIT MESSAGE_ID=$MSG_EXPORT_WRITTEN -p 6..6 -o cat | head -n 3 | tr '\n' ';')"
 # The PF had no driver when hostdevd's first pass ended (nvme came later): READY=1 had to wait for it.
 case "$late" in *"without a driver: activating"*) ;; *) fail "READY=1 was sent while the PF had no driver: $late" ;; esac
 wait_until 30 "Manager State converged" manager_state_is converged
