@@ -101,7 +101,7 @@ struct Host {
         plan = make_plan(desired, observed);
         views = derive_views(observed, plan, {});
         manager.version = "0.1.0";
-        manager.state = manager_state(views, plan, true, false);
+        manager.state = manager_state(views, plan, false, true, false);
     }
     ExportInput input(const ActionCounters* counters = nullptr) const {
         return ExportInput{desired, observed, plan, views, manager, counters};
