@@ -24,6 +24,9 @@ struct ParsedEntries {
     std::vector<DeviceEntry> devices;
     std::vector<MdevEntry> mdevs;
     std::vector<UuidUse> mdev_uuids;
+    // [policy] destroy, and where it was set (one file sets it: a second one is an error naming both).
+    std::optional<DestroyPolicy> destroy;
+    SourceLocation destroy_source;
 };
 
 void parse_document(const toml::table& document, DiagnosticSink& sink, ParsedEntries& out);

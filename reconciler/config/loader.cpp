@@ -75,6 +75,12 @@ LoadResult finish(ParsedEntries&& entries, std::vector<std::string> files,
         state.pfs = std::move(entries.pfs);
         state.devices = std::move(entries.devices);
         state.mdevs = std::move(entries.mdevs);
+        // [policy] destroy (or "ask") for every entry that does not say for itself.
+        state.destroy = entries.destroy.value_or(DestroyPolicy::Ask);
+        for (PfEntry& pf : state.pfs)
+            pf.destroy = pf.destroy.value_or(state.destroy);
+        for (MdevEntry& mdev : state.mdevs)
+            mdev.destroy = mdev.destroy.value_or(state.destroy);
         result.state = std::move(state);
     }
     return result;

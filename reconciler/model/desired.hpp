@@ -51,6 +51,14 @@ struct VfCount {
     bool operator==(const VfCount&) const = default;
 };
 
+// `destroy = ...` ([policy], [[pf]], [[mdev]]): may hostdevd destroy devices that exist (every VF of a PF
+// whose count changes, an mdev removed or re-typed, a vGPU cleared or changed) on its own? docs/safety.md.
+enum class DestroyPolicy {
+    Ask,      // "ask" (the default): only with the operator's consent (hostdevctl apply, D-Bus Approve)
+    WhenIdle, // "when-idle": whenever nothing uses or claims them
+};
+const char* to_string(DestroyPolicy policy);
+
 // One `[[pf.vf]]` table.
 struct VfSettings {
     std::vector<uint32_t> indices; // sorted, unique, from "0-3,6"
@@ -67,6 +75,8 @@ struct PfEntry {
     std::optional<VfCount> vfs;
     std::optional<bool> autoprobe;
     std::vector<VfSettings> vfs_settings;
+    // Its own `destroy`; the loader fills in [policy]'s (or "ask") when the entry has none.
+    std::optional<DestroyPolicy> destroy;
     SourceLocation source;
 };
 
@@ -88,10 +98,11 @@ struct MdevAttr {
 // One `[[mdev]]` table.
 struct MdevEntry {
     Match parent;
-    std::string type;               // "nvidia-222"
-    std::optional<uint32_t> count;  // instances 0..count-1 with UUIDv5 names
-    std::vector<std::string> uuids; // explicit, lower case; exclusive with count
-    std::vector<MdevAttr> attrs;    // written after create, in order
+    std::string type;                     // "nvidia-222"
+    std::optional<uint32_t> count;        // instances 0..count-1 with UUIDv5 names
+    std::vector<std::string> uuids;       // explicit, lower case; exclusive with count
+    std::vector<MdevAttr> attrs;          // written after create, in order
+    std::optional<DestroyPolicy> destroy; // as PfEntry::destroy
     SourceLocation source;
 };
 
@@ -100,6 +111,7 @@ struct DesiredState {
     std::vector<PfEntry> pfs;
     std::vector<DeviceEntry> devices;
     std::vector<MdevEntry> mdevs;
+    DestroyPolicy destroy = DestroyPolicy::Ask; // [policy] destroy: for entries without their own
 };
 
 } // namespace hostdevd
