@@ -249,7 +249,7 @@ void plan_bindings(const Selection& selection, const ObservedState& observed, st
             continue;
         const PciDevice& device = *observed.find(address);
         if (claim->vgpu)
-            plan_vgpu(*claim->vgpu, claim->source, device, observed, actions);
+            plan_vgpu(*claim->vgpu, claim->source, claim->destroy, device, observed, actions);
         else if (claim->driver.kind != DriverChoice::Kind::Leave)
             planner.plan(device, *claim);
     }

@@ -73,8 +73,13 @@ std::string binding_difference(const BindingClaim& a, const BindingClaim& b) {
     return join(diffs, ", ");
 }
 
-BindingClaim claim_of(const VfSettings& vf) {
-    return BindingClaim{vf.driver, vf.managed, vf.pool, vf.vgpu, vf.source.file_line()};
+BindingClaim claim_of(const VfSettings& vf, const PfEntry& pf) {
+    return BindingClaim{vf.driver,
+                        vf.managed,
+                        vf.pool,
+                        vf.vgpu,
+                        vf.source.file_line(),
+                        pf.destroy.value_or(DestroyPolicy::Ask)};
 }
 
 BindingClaim claim_of(const DeviceEntry& entry) {
@@ -156,14 +161,14 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
                 for (uint32_t index : settings.indices) {
                     if (index < device.vfs.size() && observed.find(device.vfs[index])) {
                         selection_for(selection, device.vfs[index], source)
-                            .binding_claims.push_back(claim_of(settings));
+                            .binding_claims.push_back(claim_of(settings, entry));
                         continue;
                     }
                     auto known = std::find_if(
                         selection.missing_vfs.begin(), selection.missing_vfs.end(),
                         [&](const MissingVf& m) { return m.pf_address == address && m.index == index; });
                     if (known == selection.missing_vfs.end())
-                        selection.missing_vfs.push_back(MissingVf{address, index, claim_of(settings)});
+                        selection.missing_vfs.push_back(MissingVf{address, index, claim_of(settings, entry)});
                 }
             }
         }

@@ -30,7 +30,8 @@ struct BindingClaim {
     bool managed = false;
     std::string pool;
     std::optional<std::string> vgpu;
-    std::string source; // FILE:LINE of the [[pf.vf]] table or [[device]] entry
+    std::string source;                         // FILE:LINE of the [[pf.vf]] table or [[device]] entry
+    DestroyPolicy destroy = DestroyPolicy::Ask; // its [[pf]]'s: may a vGPU be cleared without consent
     bool same_settings(const BindingClaim& other) const;
 };
 

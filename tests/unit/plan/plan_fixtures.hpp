@@ -98,6 +98,9 @@ inline PfEntry pf_entry(std::optional<VfCount> vfs = std::nullopt, uint32_t line
     e.match = by_address(kPf);
     e.vfs = vfs;
     e.source = at(line);
+    // destroy = "when-idle": the planner's and the gate's other rules are tested as before the consent
+    // rule; the consent rule's own tests (test_gate_consent.cpp) ask for "ask".
+    e.destroy = DestroyPolicy::WhenIdle;
     return e;
 }
 
