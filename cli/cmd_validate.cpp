@@ -78,7 +78,10 @@ int run_validate(const Invocation& in) {
         return kExitFailed;
     }
     std::cout << dir << ": valid (" << desired->files.size() << " files, " << desired->pfs.size() << " pf, "
-              << desired->devices.size() << " device, " << desired->mdevs.size() << " mdev entries)\n";
+              << desired->devices.size() << " device, " << desired->mdevs.size() << " mdev entries)"
+              << (in.has("config-dir") ? "; checked here against this host, not the daemon's configuration"
+                                       : "")
+              << '\n';
     return kExitOk;
 }
 
