@@ -69,6 +69,15 @@ std::string consent_reason(const Action& a) {
                              "\"when-idle\" in the configuration allows it)";
 }
 
+// approval_key() from inputs already computed. What the action destroys is part of it, as listed to the
+// operator (each device with its driver): a VF rebound since is not what was approved.
+std::string approval_of(const Action& a, const std::string& inputs) {
+    std::string key = effect_key(a) + "|" + inputs;
+    for (const std::string& d : a.destroys)
+        key += "|" + d;
+    return key;
+}
+
 } // namespace
 
 const char* to_string(HoldKind kind) {
@@ -86,7 +95,7 @@ const char* to_string(HoldKind kind) {
 }
 
 std::string approval_key(const Action& action, const ObservedState& observed) {
-    return effect_key(action) + "|" + gate_inputs(action, observed);
+    return approval_of(action, gate_inputs(action, observed));
 }
 
 bool needs_consent(const Action& action) {
@@ -202,7 +211,7 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
         if (a.verdict != Verdict::Safe)
             continue;
         const std::string inputs = gate_inputs(a, observed);
-        const std::string approval = effect_key(a) + "|" + inputs; // approval_key()
+        const std::string approval = approval_of(a, inputs);
         const bool approved = approvals.keys.count(approval) != 0;
         auto rec = history.effects.find(effect_key(a));
         if (approved) {
@@ -270,7 +279,7 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
             continue;
         out.run.push_back(a);
         out.run_inputs.push_back(inputs);
-        if (const std::string approval = effect_key(*a) + "|" + inputs; approvals.keys.count(approval))
+        if (const std::string approval = approval_of(*a, inputs); approvals.keys.count(approval))
             out.approvals_used.insert(approval);
         if (a->disruptive) {
             EffectHistory& e = history.effects[effect_key(*a)];
