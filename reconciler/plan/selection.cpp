@@ -82,8 +82,9 @@ BindingClaim claim_of(const VfSettings& vf, const PfEntry& pf) {
                         pf.destroy.value_or(DestroyPolicy::Ask)};
 }
 
-BindingClaim claim_of(const DeviceEntry& entry) {
-    return BindingClaim{entry.driver, entry.managed, entry.pool, std::nullopt, entry.source.file_line()};
+BindingClaim claim_of(const DeviceEntry& entry, DestroyPolicy policy) {
+    return BindingClaim{entry.driver, entry.managed, entry.pool, std::nullopt, entry.source.file_line(),
+                        policy};
 }
 
 DeviceSelection& selection_for(Selection& selection, const std::string& address, const std::string& source) {
@@ -197,7 +198,8 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
                     continue;
                 }
             }
-            selection_for(selection, address, source).binding_claims.push_back(claim_of(entry));
+            selection_for(selection, address, source)
+                .binding_claims.push_back(claim_of(entry, desired.destroy));
         }
         if (!selected_any)
             selection.absent.push_back(AbsentEntry{entry.source.file_line(), entry.match.str(), "device"});

@@ -114,6 +114,7 @@ inline VfSettings vf_table(std::vector<uint32_t> indices, DriverChoice driver, u
 
 inline DesiredState with_pf(PfEntry entry) {
     DesiredState d;
+    d.destroy = DestroyPolicy::WhenIdle; // [policy], for [[device]] entries (as pf_entry() says why)
     d.pfs.push_back(std::move(entry));
     return d;
 }
