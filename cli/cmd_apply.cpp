@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <iostream>
 #include <optional>
+#include <set>
 
 namespace hostdevd::cli {
 
@@ -75,28 +76,38 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
     }
     // Consent: what awaits it is listed and asked about (or --yes / --approve), then approved over D-Bus and
     // followed again. The daemon carries out exactly what was listed: an approval lapses when the plan
-    // for that object changes before its pass.
-    if (const std::vector<ConsentItem> items = awaiting_consent(last.value("plan", nlohmann::json()));
-        !items.empty()) {
+    // for that object changes before its pass (a VF the same reload rebinds, say). What is still awaiting
+    // consent then is asked about again, as a new list (at most 3 rounds); what was refused is not.
+    std::set<std::string> refused;
+    for (int round = 0; round < 3; ++round) {
+        std::vector<ConsentItem> items;
+        for (ConsentItem& item : awaiting_consent(last.value("plan", nlohmann::json())))
+            if (!refused.count(item.object))
+                items.push_back(std::move(item));
+        if (items.empty())
+            break;
         const std::vector<bool> yes = ask_consent(items, in);
         std::vector<std::string> objects;
-        for (size_t i = 0; i < items.size(); ++i)
-            if (yes[i] && std::find(objects.begin(), objects.end(), items[i].object) == objects.end())
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (!yes[i])
+                refused.insert(items[i].object);
+            else if (std::find(objects.begin(), objects.end(), items[i].object) == objects.end())
                 objects.push_back(items[i].object);
-        if (!objects.empty()) {
-            std::mutex mutex;
-            nlohmann::json latest;
-            ProgressTicker ticker(line, [&] {
-                std::lock_guard lock(mutex);
-                return latest.is_null() ? std::string("waiting for hostdevd")
-                                        : daemon_progress(latest, std::chrono::steady_clock::now() - start);
-            });
-            last = daemon.approve_and_follow(objects, std::chrono::seconds(timeout),
-                                             [&](const nlohmann::json& d) {
-                                                 std::lock_guard lock(mutex);
-                                                 latest = d;
-                                             });
         }
+        if (objects.empty())
+            break;
+        std::mutex mutex;
+        nlohmann::json latest;
+        ProgressTicker ticker(line, [&] {
+            std::lock_guard lock(mutex);
+            return latest.is_null() ? std::string("waiting for hostdevd")
+                                    : daemon_progress(latest, std::chrono::steady_clock::now() - start);
+        });
+        last =
+            daemon.approve_and_follow(objects, std::chrono::seconds(timeout), [&](const nlohmann::json& d) {
+                std::lock_guard lock(mutex);
+                latest = d;
+            });
     }
     const std::vector<ConsentItem> left = awaiting_consent(last.value("plan", nlohmann::json()));
     const std::string state = last.at("manager").value("state", "?");

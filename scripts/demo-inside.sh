@@ -84,7 +84,8 @@ until [ "$(busctl get-property io.hostdevd1 "$(busctl tree --list io.hostdevd1 |
 echo "sriov_numvfs is still $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs): waiting for consent"
 
 step "hostdevctl apply --approve 0000:3b:00.0: the operator consents (D-Bus Approve), hostdevd does it"
-"$CTL" apply --approve 0000:3b:00.0 | tail -3 || true
+"$CTL" apply --approve 0000:3b:00.0 | tail -4 || true
+grep -E "approv|lapsed" "$DEMO/hostdevd.log" || true
 echo "sriov_numvfs is now $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs)"
 
 step "simhost's write log: every sysfs write hostdevd made"

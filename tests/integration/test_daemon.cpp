@@ -374,7 +374,8 @@ TEST_CASE("daemon: --ready-timeout refuses what is not a number of seconds", "[q
 TEST_CASE("daemon: hostdevctl plan and apply go through the running daemon", "[lab]") {
     Lab lab;
     setenv("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address().c_str(), 1);
-    auto plan = testing::run({testing::hostdevctl(), "plan", "--config-dir", lab.conf.path()});
+    // (plan --config-dir DIR plans DIR here, as a staged configuration: test_consent.cpp "staged: ...")
+    auto plan = testing::run({testing::hostdevctl(), "plan"});
     CHECK(plan.exit_code == 0);
     CHECK_THAT(plan.out, Catch::Contains("the plan of the running hostdevd"));
     sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:3b:02.3");
@@ -400,7 +401,8 @@ TEST_CASE("daemon: a guest letting go unblocks a VF-count change without any pro
     nics.replace(
         at,
         std::string("match = { address = \"0000:af:00.0\" }\nvfs = 4\n\n[[pf.vf]]\nindex = \"0-3\"").size(),
-        "match = { address = \"0000:af:00.0\" }\nvfs = 2\n\n[[pf.vf]]\nindex = \"0-1\"");
+        "match = { address = \"0000:af:00.0\" }\ndestroy = \"when-idle\"\nvfs = 2\n\n[[pf.vf]]\nindex = "
+        "\"0-1\"");
     lab.conf.write("10-nics.toml", nics);
     INFO("hostdevd log:\n" << lab.daemon->log());
     REQUIRE(testing::wait_until(

@@ -272,15 +272,15 @@ TEST_CASE("a16: import-mdevctl carries attrs in order and refuses a broken defin
     REQUIRE(imported.exit_code == 0);
     // Both UUIDs share one entry (same parent, type and attrs), attrs keep their order.
     CHECK_THAT(imported.out,
-               Catch::Contains("[[mdev]]\nparent = { address = \"0000:3d:00.0\" }\ndestroy = "
-                               "\"when-idle\"\ntype = \"nvidia-701\"\nuuids = [\n"
-                               "  \"5f1b2a44-6c8e-4d0b-9e2f-0a1b2c3d4e5f\",\n"
-                               "  \"c2177883-f1bb-47f0-914d-32a22e3a8804\",\n]\nattrs = [\n"
-                               "  { name = \"vgpu_params\", value = \"frame_rate_limiter=0\" },\n"
-                               "  { name = \"enable\", value = \"1\" },\n]\n"));
+               Catch::Contains(
+                   "[[mdev]]\nparent = { address = \"0000:3d:00.0\" }\ntype = \"nvidia-701\"\nuuids = [\n"
+                   "  \"5f1b2a44-6c8e-4d0b-9e2f-0a1b2c3d4e5f\",\n"
+                   "  \"c2177883-f1bb-47f0-914d-32a22e3a8804\",\n]\nattrs = [\n"
+                   "  { name = \"vgpu_params\", value = \"frame_rate_limiter=0\" },\n"
+                   "  { name = \"enable\", value = \"1\" },\n]\n"));
     // Not a PCI device: selected by its mdev_bus name.
-    CHECK_THAT(imported.out, Catch::Contains("[[mdev]]\nparent = { name = \"matrix\" }\ndestroy = "
-                                             "\"when-idle\"\ntype = \"vfio_ap-passthrough\""));
+    CHECK_THAT(imported.out,
+               Catch::Contains("[[mdev]]\nparent = { name = \"matrix\" }\ntype = \"vfio_ap-passthrough\""));
     ConfigDir conf;
     conf.write("30-mdevctl.toml", imported.out);
     auto validate = run({testing::hostdevctl(), "validate", "--config-dir", conf.path()});

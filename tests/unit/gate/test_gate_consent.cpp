@@ -110,7 +110,7 @@ TEST_CASE("consent: the rule, table by table") {
     }
 }
 
-TEST_CASE("consent: a VF in use blocks the change; it never asks for consent to disrupt a guest") {
+TEST_CASE("consent: a VF in use blocks the change - it never asks for consent to disrupt a guest") {
     ObservedState host = pf_with_vfs(8, 16);
     dev(host, vf(3)).holders = {"pid 42 uid 64055 (qemu-system-x86)"};
     Plan plan = make_plan(pf_asking(2), host);
