@@ -75,7 +75,7 @@ wait_state blocked converged
 echo "sriov_numvfs is still $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs): nothing was destroyed"
 
 step "the guest exits: going from 8 to 6 VFs destroys all 8, so hostdevd asks first (destroy = \"ask\")"
-simhost ctl release "$GUEST"
+simhost ctl release "$GUEST" && GUEST="" # released here: cleanup() must not release it again
 busctl call io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager Reconcile
 i=0
 until [ "$(busctl get-property io.hostdevd1 "$(busctl tree --list io.hostdevd1 | grep '0000_3a3b_3a00_2e0$')" \

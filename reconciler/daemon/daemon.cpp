@@ -352,11 +352,12 @@ void Daemon::pass() {
     }
     // A pass, not a reload or a report, is a reconcile; its time is when it looked at the host (a client
     // seeing a stamp later than its own change knows the pass saw that change).
-    last_reconcile_usec_ = realtime_usec();
+    const uint64_t began = realtime_usec();
     ObservedChanges changes;
     const bool full = observe_for_pass(changes);
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
+        last_reconcile_usec_ = began;
         planned_ = IncrementalPlan{};
         gate_ = GateDecision{};
         views_stale_ = true;
@@ -394,6 +395,9 @@ void Daemon::pass() {
             return;
         }
     }
+    // Stamped only now: a pass that went back to read a PF again published nothing, and a client that
+    // follows LastReconcileUSec (hostdevctl apply) must not take its stamp for a settled pass.
+    last_reconcile_usec_ = began;
     std::vector<Action> wave;
     gate_pass(std::move(decision), wave);
 
