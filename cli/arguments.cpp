@@ -6,6 +6,7 @@
 #include "model/pci_address.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <set>
 
@@ -102,6 +103,31 @@ std::string check_value(const OptionSpec& option, std::string& value) {
         value = normalised;
         break;
     }
+    case ValueKind::Object: {
+        // A PCI address (normalised) or an mdev UUID (lower case); comma lists for repeatable options.
+        std::string normalised;
+        size_t start = 0;
+        for (;;) {
+            size_t comma = value.find(',', start);
+            std::string item =
+                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            std::string lower = item;
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const bool uuid = lower.size() == 36 && std::all_of(lower.begin(), lower.end(), [](char c) {
+                                  return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                              });
+            auto address = PciAddress::parse(item);
+            if (!address && !uuid)
+                return flag + " needs a PCI address such as 0000:3b:00.0 or an mdev UUID, not '" + item + "'";
+            normalised += (normalised.empty() ? "" : ",") + (address ? address->str() : lower);
+            if (comma == std::string::npos)
+                break;
+            start = comma + 1;
+        }
+        value = normalised;
+        break;
+    }
     case ValueKind::State: {
         size_t start = 0;
         for (;;) {
@@ -170,8 +196,8 @@ std::string option_synopsis(const OptionSpec& o) {
 } // namespace
 
 const std::vector<std::string>& object_states() {
-    static const std::vector<std::string> states = {"converged", "pending", "blocked",
-                                                    "failed",    "absent",  "foreign"};
+    static const std::vector<std::string> states = {"converged", "pending", "blocked", "failed",
+                                                    "absent",    "foreign", "consent"};
     return states;
 }
 

@@ -6,6 +6,7 @@
 #include "apply/writer.hpp"
 #include "commands.hpp"
 #include "configuration.hpp"
+#include "consent.hpp"
 #include "daemon_client.hpp"
 #include "exit_codes.hpp"
 #include "options.hpp"
@@ -15,7 +16,10 @@
 #include "report/table.hpp"
 #include "status_report.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <set>
 
 namespace hostdevd::cli {
 
@@ -71,6 +75,42 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
             latest = d;
         });
     }
+    // Consent: what awaits it is listed and asked about (or --yes / --approve), then approved over D-Bus and
+    // followed again. The daemon carries out exactly what was listed: an approval lapses when the plan
+    // for that object changes before its pass (a VF the same reload rebinds, say). What is still awaiting
+    // consent then is asked about again, as a new list (at most 3 rounds); what was refused is not.
+    std::set<std::string> refused;
+    for (int round = 0; round < 3; ++round) {
+        std::vector<ConsentItem> items;
+        for (ConsentItem& item : awaiting_consent(last.value("plan", nlohmann::json())))
+            if (!refused.count(item.object))
+                items.push_back(std::move(item));
+        if (items.empty())
+            break;
+        const std::vector<bool> yes = ask_consent(items, in);
+        std::vector<std::string> objects;
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (!yes[i])
+                refused.insert(items[i].object);
+            else if (std::find(objects.begin(), objects.end(), items[i].object) == objects.end())
+                objects.push_back(items[i].object);
+        }
+        if (objects.empty())
+            break;
+        std::mutex mutex;
+        nlohmann::json latest;
+        ProgressTicker ticker(line, [&] {
+            std::lock_guard lock(mutex);
+            return latest.is_null() ? std::string("waiting for hostdevd")
+                                    : daemon_progress(latest, std::chrono::steady_clock::now() - start);
+        });
+        last =
+            daemon.approve_and_follow(objects, std::chrono::seconds(timeout), [&](const nlohmann::json& d) {
+                std::lock_guard lock(mutex);
+                latest = d;
+            });
+    }
+    const std::vector<ConsentItem> left = awaiting_consent(last.value("plan", nlohmann::json()));
     const std::string state = last.at("manager").value("state", "?");
     int status = state == "converged"                            ? kExitOk
                  : state == "blocked"                            ? kExitBlocked
@@ -90,6 +130,11 @@ int apply_through_daemon(DaemonClient& daemon, const Invocation& in) {
         std::cout << '\n';
         render_reasons(std::cout, last, {}, 20, 0);
     }
+    if (!left.empty()) {
+        std::cout << "\nawaiting consent:\n";
+        print_consent_items(std::cout, left);
+        std::cout << consent_hint(true) << '\n';
+    }
     return status;
 }
 
@@ -105,12 +150,26 @@ int apply_here(const Invocation& in) {
     ProgressLine line(std::cout, ProgressLine::stdout_is_terminal());
     OneShotReport report;
     {
-        ProgressTicker ticker(line, [&activity] { return activity.describe(); });
+        std::optional<ProgressTicker> ticker;
+        ticker.emplace(line, [&activity] { return activity.describe(); });
         HookRunner hooks(hook_settings_for(config_dir)); // the configuration's hooks.d (docs/hooks.md)
         OneShotOptions options;
         options.hooks = &hooks;
+        // Asked before anything is destroyed; the progress line is off while the question is up.
+        options.consent = [&](const std::vector<const Action*>& awaiting, const ObservedState&) {
+            std::vector<ConsentItem> items;
+            for (const Action* a : awaiting)
+                items.push_back(consent_item(*a));
+            ticker.reset();
+            std::vector<bool> yes = ask_consent(items, in);
+            ticker.emplace(line, [&activity] { return activity.describe(); });
+            return yes;
+        };
         report = reconcile_to_fixed_point(*desired, layout, activity, activity, options);
     }
+    std::vector<ConsentItem> left;
+    for (size_t index : report.final_gate.awaiting_consent())
+        left.push_back(consent_item(report.final_plan.actions[index]));
     if (in.has("json")) {
         nlohmann::json applied = nlohmann::json::array();
         for (const auto& r : report.applied)
@@ -128,6 +187,11 @@ int apply_here(const Invocation& in) {
         if (!report.final_plan.actions.empty()) {
             std::cout << '\n';
             render_plan(std::cout, report.final_plan, {}, &report.final_gate);
+        }
+        if (!left.empty()) {
+            std::cout << "\nawaiting consent:\n";
+            print_consent_items(std::cout, left);
+            std::cout << consent_hint(false) << '\n';
         }
         std::cout << "\nresult: " << to_string(report.result) << " after " << report.passes
                   << (report.passes == 1 ? " pass" : " passes")
@@ -161,7 +225,11 @@ Command apply_command() {
         "re-reading the host after each, until nothing safe remains; then print what was done and what is\n"
         "left with its reason. Nothing in use is ever disrupted, and a destructive change that did not take\n"
         "(a driver that enables another number of VFs than written) is not repeated, by this run or a later\n"
-        "one, until the configuration or the device changes. When hostdevd runs, it is asked to reload\n"
+        "one, until the configuration or the device changes. An action that destroys devices that exist\n"
+        "(VFs of a PF whose count changes, an mdev removed or re-typed, a vGPU cleared) needs consent\n"
+        "unless the configuration says destroy = \"when-idle\": on a terminal the devices are listed and\n"
+        "you are asked; otherwise --yes or --approve OBJECT gives it, and without them nothing is\n"
+        "destroyed (exit 3, with the list). When hostdevd runs, it is asked to reload\n"
         "its configuration and reconcile instead, and followed until it settles (at most --timeout\n"
         "seconds). On a terminal, a progress line says what the apply is waiting for once it has taken a\n"
         "second; scripts (stdout not a terminal) get only the result.";
@@ -169,14 +237,18 @@ Command apply_command() {
         config_dir_option(),
         json_option("the result as JSON (applied actions and the final plan)"),
         local_option(),
+        yes_option(),
+        approve_option(),
         {"timeout", ValueKind::Number, "SECONDS", "through hostdevd: how long to follow it (default 120)"}};
-    c.exit_status = "  0  converged: the host matches the configuration\n"
-                    "  1  a write failed or was stuck in the kernel for 5 s or more, a write did not take\n"
-                    "     (held back, not repeated: also one that did not take in an earlier run), a device\n"
-                    "     failed, or the configuration is invalid\n"
-                    "  2  usage error\n"
-                    "  3  blocked, waiting or invalid actions are left (nothing failed)\n"
-                    "  4  through hostdevd: it was still applying when --timeout passed\n";
+    c.exit_status =
+        "  0  converged: the host matches the configuration\n"
+        "  1  a write failed or was stuck in the kernel for 5 s or more, a write did not take\n"
+        "     (held back, not repeated: also one that did not take in an earlier run), a device\n"
+        "     failed, or the configuration is invalid\n"
+        "  2  usage error\n"
+        "  3  blocked, waiting or invalid actions, or actions awaiting consent, are left (nothing\n"
+        "     failed)\n"
+        "  4  through hostdevd: it was still applying when --timeout passed\n";
     c.run = run_apply;
     return c;
 }

@@ -44,6 +44,7 @@ const char* kind_name(ValueKind kind) {
     case ValueKind::Pf:
         return "pf";
     case ValueKind::Device:
+    case ValueKind::Object:
         return "device";
     case ValueKind::Pool:
         return "pool";

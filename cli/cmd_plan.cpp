@@ -77,7 +77,10 @@ void render_daemon_plan(const nlohmann::json& plan) {
 }
 
 int run_plan(const Invocation& in) {
-    if (auto daemon = in.has("local") ? nullptr : DaemonClient::connect_if_running()) {
+    // --config-dir is a staged configuration: always planned here against the live host, daemon or not
+    // (the daemon's plan is of the configuration in force, not of DIR).
+    const bool staged = in.has("config-dir");
+    if (auto daemon = in.has("local") || staged ? nullptr : DaemonClient::connect_if_running()) {
         nlohmann::json plan = daemon->describe().at("plan");
         if (in.has("json"))
             std::cout << plan.dump(2) << '\n';
@@ -107,10 +110,14 @@ int run_plan(const Invocation& in) {
         for (const auto& p : problems)
             json["problems"].push_back(p.str());
         std::ostringstream out;
+        const std::string dir = in.value("config-dir", kDefaultConfigDir);
         if (in.has("json")) {
             json["busy"] = to_json(observed).at("busy");
+            json["planned_here_from"] = dir;
             out << json.dump(2) << '\n';
         } else {
+            if (staged)
+                out << "(planned here from " << dir << ", not the daemon's configuration)\n";
             render_plan(out, plan, future, &gate);
             for (const auto& p : problems)
                 out << "problem: " << p.str() << '\n';
@@ -142,19 +149,22 @@ Command plan_command() {
         "Show every action a reconcile would take now, with its verdict (safe: apply does it now; waiting:\n"
         "once the host is ready; blocked: it would disrupt a device in use; invalid: impossible on this\n"
         "host; never: not hostdevd's to do; failed: it failed or did not take before and is held back,\n"
-        "with what happened) and the reason, including the writes on VFs that do not exist yet (after the\n"
+        "with what happened; consent: it destroys devices that exist and waits for the operator's\n"
+        "consent, see apply) and the reason, including the writes on VFs that do not exist yet (after the\n"
         "VFs appear), then every object that is not converged, then what the configuration names that\n"
         "this host does not have (problem: ...). When hostdevd runs, this is the daemon's own plan;\n"
-        "--local plans here from --config-dir. Nothing is changed.";
+        "with --config-dir DIR (a staged configuration) or --local it is planned here from DIR against\n"
+        "the live host, daemon or not, and says so. Nothing is changed.";
     c.options = {config_dir_option(),
                  json_option("the plan as JSON (actions, objects, conflicts, converged)"), local_option()};
-    c.exit_status = "  0  nothing to do: the host matches the configuration\n"
-                    "  1  error (invalid configuration, hostdevd not reachable), or an action is held back\n"
-                    "     as failed (it failed or did not take before; apply would not repeat it)\n"
-                    "  2  usage error\n"
-                    "  3  nothing apply can do now, but actions are left (waiting, blocked, invalid) or\n"
-                    "     entries conflict\n"
-                    "  4  apply would make changes now (safe actions pending)\n";
+    c.exit_status =
+        "  0  nothing to do: the host matches the configuration\n"
+        "  1  error (invalid configuration, hostdevd not reachable), or an action is held back\n"
+        "     as failed (it failed or did not take before; apply would not repeat it)\n"
+        "  2  usage error\n"
+        "  3  nothing apply can do now, but actions are left (waiting, blocked, invalid, awaiting\n"
+        "     consent) or entries conflict\n"
+        "  4  apply would make changes now (safe actions pending)\n";
     c.run = run_plan;
     return c;
 }

@@ -79,7 +79,7 @@ Command status_command() {
         {"all", ValueKind::None, "", "every device and mdev, with whole reasons"},
         {"pf", ValueKind::Pf, "ADDR", "only this PF, its VFs and their mdevs", true},
         {"state", ValueKind::State, "STATE",
-         "only objects in this state (converged, pending, blocked, failed, absent, foreign)", true},
+         "only objects in this state (converged, pending, blocked, failed, absent, foreign, consent)", true},
         {"pool", ValueKind::Pool, "NAME", "only devices in this pool", true},
         json_option(
             "everything the daemon reports, as JSON (its Describe(); filters only set the exit status)"),
@@ -87,7 +87,7 @@ Command status_command() {
     c.exit_status = "  0  converged: the host (or the objects selected) matches the configuration\n"
                     "  1  the configuration is invalid, something failed, or hostdevd is not running\n"
                     "  2  usage error\n"
-                    "  3  something is blocked (and nothing failed or is pending)\n"
+                    "  3  something is blocked or awaits consent (and nothing failed or is pending)\n"
                     "  4  hostdevd is still applying changes (starting, progressing, pending objects)\n";
     c.run = run_status;
     return c;

@@ -82,7 +82,9 @@ int run_validate(const Invocation& in) {
               << desired->pools.size() << " pool entries";
     for (const auto& target : desired->exports)
         std::cout << (&target == &desired->exports.front() ? "; exports " : ", ") << to_string(target.format);
-    std::cout << ")\n";
+    std::cout << ")"
+              << (in.has("config-dir") ? "; checked here against this host, not the daemon's configuration" : "")
+              << '\n';
     return kExitOk;
 }
 

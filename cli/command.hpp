@@ -29,7 +29,8 @@ enum class ValueKind {
     Pf,        // a PF address (completed from the live host)
     Device,    // a PCI address
     Pool,      // a pool label (completed from the daemon or the configuration)
-    State,     // an object state: converged, pending, blocked, failed, absent, foreign
+    State,     // an object state: converged, pending, blocked, failed, absent, foreign, consent
+    Object,    // a plan object: a PCI address or an mdev UUID (completed as a device)
 };
 
 struct OptionSpec {

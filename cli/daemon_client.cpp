@@ -62,6 +62,25 @@ public:
         } catch (const sdbus::Error& e) {
             throw std::runtime_error(e.getMessage() + " (" + e.getName() + ")");
         }
+        return follow(asked_at, timeout, on_update);
+    }
+
+    nlohmann::json approve_and_follow(const std::vector<std::string>& objects,
+                                      std::chrono::milliseconds timeout,
+                                      const std::function<void(const nlohmann::json&)>& on_update) override {
+        const uint64_t asked_at = realtime_usec();
+        try {
+            proxy_.Approve(objects);
+        } catch (const sdbus::Error& e) {
+            throw std::runtime_error(e.getMessage() + " (" + e.getName() + ")");
+        }
+        return follow(asked_at, timeout, on_update);
+    }
+
+private:
+    // Follows the daemon until a pass that began after `asked_at` has settled (see reload_and_follow).
+    nlohmann::json follow(uint64_t asked_at, std::chrono::milliseconds timeout,
+                          const std::function<void(const nlohmann::json&)>& on_update) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
             proxy_.news = false;
@@ -80,7 +99,6 @@ public:
         }
     }
 
-private:
     // Dispatches incoming messages until a Reconciled signal or a Manager property change arrived, or
     // `limit` passed.
     void wait_for_news(std::chrono::steady_clock::duration limit) {

@@ -33,6 +33,11 @@ public:
     // AccessDenied).
     virtual nlohmann::json reload_and_follow(std::chrono::milliseconds timeout,
                                              const std::function<void(const nlohmann::json&)>& on_update) = 0;
+    // Approve(objects) (root only), then follows the daemon as reload_and_follow does. Throws
+    // std::runtime_error with the daemon's error text (AccessDenied, UnknownObject, NothingAwaitingConsent).
+    virtual nlohmann::json
+    approve_and_follow(const std::vector<std::string>& objects, std::chrono::milliseconds timeout,
+                       const std::function<void(const nlohmann::json&)>& on_update) = 0;
 };
 
 } // namespace hostdevd

@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 // States from the most to the least urgent: the order of counts and of the reasons.
-const std::vector<std::string> kStateOrder = {"failed", "blocked", "pending",
+// (consent: an action that destroys devices waits for the operator, who is the one to act.)
+const std::vector<std::string> kStateOrder = {"failed", "consent", "blocked",  "pending",
                                               "absent", "foreign", "converged"};
 
 size_t state_rank(const std::string& state) {
@@ -406,7 +407,7 @@ int status_exit_status(const json& d, const StatusFilter& filter) {
     auto consider = [&](const json* v) {
         std::string s = str(*v, "state");
         pending = pending || s == "pending";
-        blocked = blocked || s == "blocked";
+        blocked = blocked || s == "blocked" || s == "consent";
         return s == "failed";
     };
     for (const json* v : sel.devices)

@@ -74,5 +74,19 @@ wait_state blocked converged
 "$CTL" plan | grep -E 'VERDICT|sriov_numvfs' || true
 echo "sriov_numvfs is still $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs): nothing was destroyed"
 
+step "the guest exits: going from 8 to 6 VFs destroys all 8, so hostdevd asks first (destroy = \"ask\")"
+simhost ctl release "$GUEST" && GUEST="" # released here: cleanup() must not release it again
+busctl call io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager Reconcile
+i=0
+until [ "$(busctl get-property io.hostdevd1 "$(busctl tree --list io.hostdevd1 | grep '0000_3a3b_3a00_2e0$')" \
+    io.hostdevd1.Device State | cut -d'"' -f2)" = consent ] || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+"$CTL" status --state consent || true
+echo "sriov_numvfs is still $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs): waiting for consent"
+
+step "hostdevctl apply --approve 0000:3b:00.0: the operator consents (D-Bus Approve), hostdevd does it"
+"$CTL" apply --approve 0000:3b:00.0 | tail -4 || true
+grep -E "approv|lapsed" "$DEMO/hostdevd.log" || true
+echo "sriov_numvfs is now $(cat /sys/bus/pci/devices/0000:3b:00.0/sriov_numvfs)"
+
 step "simhost's write log: every sysfs write hostdevd made"
 simhost ctl log | tail -8

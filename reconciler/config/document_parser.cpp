@@ -45,9 +45,11 @@ public:
     void parse(const toml::table& document) {
         if (!check_version(document))
             return;
-        static const std::vector<std::string_view> kTopKeys = {"version", "pf",   "device",
-                                                               "mdev",    "pool", "export"};
+        static const std::vector<std::string_view> kTopKeys = {"version", "policy", "pf",   "device",
+                                                               "mdev",    "pool",   "export"};
         check_known_keys(document, kTopKeys, "the top level", sink_);
+        if (auto* policy = document.get("policy"))
+            parse_policy(*policy);
         if (auto* pf = document.get("pf"); pf && !misplaced_vf_tables(*pf))
             for (auto* table : entry_tables(*pf, "pf", sink_))
                 parse_pf(*table);
@@ -100,6 +102,31 @@ private:
         return true;
     }
 
+    // `[policy]`: settings for the whole configuration, today only `destroy`.
+    void parse_policy(const toml::node& node) {
+        auto* table = node.as_table();
+        if (!table) {
+            sink_.error(node.source(), "`policy` must be a [policy] table, not " + describe_type(node));
+            return;
+        }
+        static const std::vector<std::string_view> kKeys = {"destroy"};
+        check_known_keys(*table, kKeys, "[policy]", sink_);
+        auto* destroy = table->get("destroy");
+        if (!destroy)
+            return;
+        auto policy = read_destroy_policy(*destroy, sink_);
+        if (!policy)
+            return;
+        const SourceLocation where = sink_.location(destroy->source());
+        if (out_.destroy) {
+            sink_.error(destroy->source(), "[policy] `destroy` is already set at " +
+                                               out_.destroy_source.str() + "; set it in one file only");
+            return;
+        }
+        out_.destroy = policy;
+        out_.destroy_source = where;
+    }
+
     std::optional<Match> required_match(const toml::table& entry, std::string_view key,
                                         std::string_view header, MatchKind kind = MatchKind::Device) {
         auto* node = entry.get(key);
@@ -114,7 +141,7 @@ private:
 
     void parse_pf(const toml::table& entry) {
         size_t errors_before = sink_.count();
-        static const std::vector<std::string_view> kKeys = {"match", "vfs", "autoprobe", "vf"};
+        static const std::vector<std::string_view> kKeys = {"match", "vfs", "autoprobe", "vf", "destroy"};
         check_known_keys(entry, kKeys, "[[pf]]", sink_);
         PfEntry pf;
         pf.source = sink_.location(entry.source());
@@ -124,6 +151,8 @@ private:
             pf.vfs = read_vf_count(*vfs);
         if (auto* autoprobe = entry.get("autoprobe"))
             pf.autoprobe = read_bool(*autoprobe, "autoprobe", sink_);
+        if (auto* destroy = entry.get("destroy"))
+            pf.destroy = read_destroy_policy(*destroy, sink_);
         if (auto* vf = entry.get("vf")) {
             if (vf->is_array_of_tables() || (vf->is_array() && vf->as_array()->empty())) {
                 for (const auto& element : *vf->as_array())
@@ -274,7 +303,8 @@ private:
 
     void parse_mdev(const toml::table& entry) {
         size_t errors_before = sink_.count();
-        static const std::vector<std::string_view> kKeys = {"parent", "type", "count", "uuids", "attrs"};
+        static const std::vector<std::string_view> kKeys = {"parent", "type",  "count",
+                                                            "uuids",  "attrs", "destroy"};
         check_known_keys(entry, kKeys, "[[mdev]]", sink_);
         MdevEntry mdev;
         mdev.source = sink_.location(entry.source());
@@ -303,6 +333,8 @@ private:
             sink_.error(entry.source(), "[[mdev]] needs `count` or `uuids`");
         if (auto* attrs = entry.get("attrs"))
             read_attrs(*attrs, mdev);
+        if (auto* destroy = entry.get("destroy"))
+            mdev.destroy = read_destroy_policy(*destroy, sink_);
         if (sink_.count() == errors_before) {
             out_.mdevs.push_back(std::move(mdev));
             out_.mdev_uuids.insert(out_.mdev_uuids.end(), pending_uuids_.begin(), pending_uuids_.end());

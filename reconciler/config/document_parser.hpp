@@ -26,6 +26,9 @@ struct ParsedEntries {
     std::vector<UuidUse> mdev_uuids;
     std::vector<PoolSettings> pools;   // [[pool]] (consumer_parser.hpp)
     std::vector<ExportTarget> exports; // [export] keys, in file order
+    // [policy] destroy, and where it was set (one file sets it: a second one is an error naming both).
+    std::optional<DestroyPolicy> destroy;
+    SourceLocation destroy_source;
 };
 
 void parse_document(const toml::table& document, DiagnosticSink& sink, ParsedEntries& out);

@@ -1,5 +1,6 @@
 #include "config/entry_values.hpp"
 
+#include "common/closest_match.hpp"
 #include "config/value_syntax.hpp"
 #include "model/pci_address.hpp"
 
@@ -42,6 +43,23 @@ std::optional<bool> read_bool(const toml::node& node, std::string_view key, Diag
     if (auto* value = node.as_boolean())
         return value->get();
     type_error(node, key, "true or false", sink);
+    return std::nullopt;
+}
+
+std::optional<DestroyPolicy> read_destroy_policy(const toml::node& node, DiagnosticSink& sink) {
+    auto text = read_string(node, "destroy", sink);
+    if (!text)
+        return std::nullopt;
+    if (*text == "ask")
+        return DestroyPolicy::Ask;
+    if (*text == "when-idle")
+        return DestroyPolicy::WhenIdle;
+    std::string message = "`destroy` must be \"ask\" (destroy only with the operator's consent) or "
+                          "\"when-idle\" (destroy whenever nothing uses it), not " +
+                          sx::quote(*text);
+    if (auto meant = closest_match(*text, {"ask", "when-idle"}); !meant.empty())
+        message += "; did you mean \"" + meant + "\"?";
+    sink.error(node.source(), message);
     return std::nullopt;
 }
 

@@ -16,6 +16,8 @@ namespace hostdevd::config_detail {
 // `key` is the TOML key, used in messages ("`pool` must be a string, not an integer").
 std::optional<std::string> read_string(const toml::node& node, std::string_view key, DiagnosticSink& sink);
 std::optional<bool> read_bool(const toml::node& node, std::string_view key, DiagnosticSink& sink);
+// `destroy = "ask" | "when-idle"`; anything else is an error with the closest value as a suggestion.
+std::optional<DestroyPolicy> read_destroy_policy(const toml::node& node, DiagnosticSink& sink);
 
 // An integer within [min, max]; `why` explains the limit in the message (may be empty).
 std::optional<uint32_t> read_bounded_integer(const toml::node& node, std::string_view key, uint32_t max,

@@ -85,6 +85,12 @@ LoadResult finish(ParsedEntries&& entries, std::vector<std::string> files,
         state.exports = std::move(entries.exports);
         std::stable_sort(state.exports.begin(), state.exports.end(),
                          [](const ExportTarget& a, const ExportTarget& b) { return a.format < b.format; });
+        // [policy] destroy (or "ask") for every entry that does not say for itself.
+        state.destroy = entries.destroy.value_or(DestroyPolicy::Ask);
+        for (PfEntry& pf : state.pfs)
+            pf.destroy = pf.destroy.value_or(state.destroy);
+        for (MdevEntry& mdev : state.mdevs)
+            mdev.destroy = mdev.destroy.value_or(state.destroy);
         result.state = std::move(state);
     }
     return result;

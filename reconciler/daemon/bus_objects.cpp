@@ -23,8 +23,8 @@ std::string encode(const char* prefix, const std::string& id) {
     return out;
 }
 
-// Reload() and Reconcile() change the host: root only. The bus policy says the same; this check holds
-// even when the policy file is missing or edited (dbus.md, Access control).
+// Reload(), Reconcile() and Approve() change the host: root only. The bus policy says the same; this check
+// holds even when the policy file is missing or edited (dbus.md, Access control).
 void require_root(sdbus::IObject& object) {
     auto* msg = object.getCurrentlyProcessedMessage();
     if (!msg || msg->getCredsUid() != 0)
@@ -81,6 +81,10 @@ private:
     void Reconcile() override {
         require_root(getObject());
         backend_.reconcile_now();
+    }
+    void Approve(const std::vector<std::string>& objects) override {
+        require_root(getObject());
+        backend_.approve(objects, 0);
     }
     std::vector<PlanRow> Plan() override { return backend_.plan_rows(); }
     std::string Describe() override { return backend_.describe(); }

@@ -38,6 +38,9 @@ public:
     virtual ~ManagerBackend() = default;
     virtual void reload() = 0; // throws sdbus::Error(io.hostdevd1.Error.InvalidConfig) on failure
     virtual void reconcile_now() = 0;
+    // Consent for the destructive actions awaiting it on these objects (addresses, mdev UUIDs); throws
+    // sdbus::Error (io.hostdevd1.Error.UnknownObject / .NothingAwaitingConsent), approving nothing then.
+    virtual void approve(const std::vector<std::string>& objects, uint32_t uid) = 0;
     virtual std::vector<PlanRow> plan_rows() = 0;
     virtual std::string describe() = 0;
     // Export(format, all); throws sdbus::Error (io.hostdevd1.Error.InvalidArgument, .ExportFailed).

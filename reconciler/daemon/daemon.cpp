@@ -11,6 +11,7 @@
 #include "report/json.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -198,6 +199,64 @@ void Daemon::reload() {
     request_pass(std::chrono::milliseconds(0));
 }
 
+// Approve(objects): every action awaiting consent on each object, keyed by what it does and the inputs it
+// is planned from now (approval_key), so that the next pass runs exactly that and nothing the plan turns
+// into meanwhile. All or nothing: one refused object approves none.
+void Daemon::approve(const std::vector<std::string>& objects, uint32_t uid) {
+    if (objects.empty())
+        throw sdbus::Error("io.hostdevd1.Error.NothingAwaitingConsent", "no object given to approve");
+    std::set<std::string> keys;
+    std::vector<std::string> what;
+    for (const std::string& given : objects) {
+        std::string object = given;
+        if (auto address = PciAddress::parse(given))
+            object = address->str();
+        else
+            std::transform(object.begin(), object.end(), object.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        bool found = false;
+        for (const Action& a : plan().actions) {
+            if (a.object != object || !needs_consent(a))
+                continue;
+            found = true;
+            keys.insert(approval_key(a, observed_));
+            what.push_back(object + " " + a.summary);
+        }
+        if (found)
+            continue;
+        if (!generation_ || !plan().objects.count(object))
+            throw sdbus::Error("io.hostdevd1.Error.UnknownObject",
+                               "\"" + given + "\" is not a device or mdev of hostdevd's configuration");
+        throw sdbus::Error("io.hostdevd1.Error.NothingAwaitingConsent",
+                           object + " has no action awaiting consent (hostdevctl status shows its state)");
+    }
+    approvals_.keys.insert(keys.begin(), keys.end());
+    for (const std::string& w : what)
+        spdlog::info("approved by uid {}: {}", uid, w);
+    request_pass(std::chrono::milliseconds(0));
+}
+
+// Drops the approvals the decision used (their action runs now) and those no action of the plan has any
+// more: the plan for that object changed, and what was approved is not what would run.
+void Daemon::keep_live_approvals() {
+    for (const std::string& used : gate_.approvals_used)
+        approvals_.keys.erase(used);
+    if (approvals_.keys.empty())
+        return;
+    std::set<std::string> live;
+    for (const Action& a : plan().actions)
+        if (a.verdict == Verdict::Safe)
+            live.insert(approval_key(a, observed_));
+    for (auto it = approvals_.keys.begin(); it != approvals_.keys.end();) {
+        if (live.count(*it)) {
+            ++it;
+            continue;
+        }
+        spdlog::info("approval lapsed, the plan changed since: {}", it->substr(0, it->find('|')));
+        it = approvals_.keys.erase(it);
+    }
+}
+
 void Daemon::reconcile_now() {
     incidents_.clear(); // asked again: what was reported has been seen
     merge_failures();
@@ -241,6 +300,11 @@ std::vector<PlanRow> Daemon::plan_rows() {
                 detail += (detail.empty() ? "" : "; ") + w.path + "=" + w.value;
             if (!a.module.empty())
                 detail += (detail.empty() ? "" : "; ") + std::string("modprobe ") + a.module;
+            if (!a.destroys.empty()) {
+                detail += (detail.empty() ? "" : "; ") + std::string("destroys:");
+                for (size_t d = 0; d < a.destroys.size(); ++d)
+                    detail += (d ? ", " : " ") + a.destroys[d];
+            }
             // An action the gate holds back is not what the next pass does: it shows the hold instead.
             const Hold* hold = i < plan().actions.size() ? gate_.hold_of(i) : nullptr;
             rows.emplace_back(a.object, a.summary.empty() ? to_string(a.kind) : a.summary,
@@ -332,11 +396,12 @@ void Daemon::pass() {
     }
     // A pass, not a reload or a report, is a reconcile; its time is when it looked at the host (a client
     // seeing a stamp later than its own change knows the pass saw that change).
-    last_reconcile_usec_ = realtime_usec();
+    const uint64_t began = realtime_usec();
     ObservedChanges changes;
     const bool full = observe_for_pass(changes);
     if (generation_ == 0) {
         // Never had a valid configuration: observe and report, change nothing.
+        last_reconcile_usec_ = began;
         planned_ = IncrementalPlan{};
         gate_ = GateDecision{};
         views_stale_ = true;
@@ -348,7 +413,7 @@ void Daemon::pass() {
 
     // The gate decides which of the plan's safe actions run in this pass (one wave). Decided on a copy of
     // its history: nothing is committed before the check below may send the pass back to read a PF.
-    GateDecision decision = decide(plan(), observed_, gate_history_, gate_now());
+    GateDecision decision = decide(plan(), observed_, gate_history_, gate_now(), {}, approvals_);
 
     // sriov_drivers_autoprobe decides which driver probes the VFs when they are enabled, and a change of it
     // sends no uevent (iov.c sriov_drivers_autoprobe_store): a PF not read in this pass is read again, and
@@ -374,6 +439,9 @@ void Daemon::pass() {
             return;
         }
     }
+    // Stamped only now: a pass that went back to read a PF again published nothing, and a client that
+    // follows LastReconcileUSec (hostdevctl apply) must not take its stamp for a settled pass.
+    last_reconcile_usec_ = began;
     std::vector<Action> wave;
     gate_pass(std::move(decision), wave);
 
@@ -487,6 +555,7 @@ GateTime Daemon::gate_now() const {
 void Daemon::gate_pass(GateDecision decision, std::vector<Action>& wave) {
     gate_ = std::move(decision);
     gate_history_ = gate_.history;
+    keep_live_approvals();
     if (GateHistory persisted = persisted_part(gate_history_); !(persisted == saved_history_)) {
         save_gate_history(layout_, gate_history_);
         saved_history_ = std::move(persisted);
@@ -536,6 +605,15 @@ void Daemon::log_holds() {
                           a.summary,
                           "no-effect",
                           line + " had no effect: " + hold.reason,
+                          {{"source", a.source}, {"reason", hold.reason}}});
+            break;
+        case HoldKind::Consent:
+            journal::log({journal::Kind::Blocked,
+                          journal::Priority::Notice,
+                          a.object,
+                          a.summary,
+                          "consent",
+                          line + " awaits the operator's consent: " + hold.what,
                           {{"source", a.source}, {"reason", hold.reason}}});
             break;
         case HoldKind::Flapping:

@@ -70,6 +70,7 @@ public:
     // ManagerBackend (D-Bus methods, loop thread)
     void reload() override;
     void reconcile_now() override;
+    void approve(const std::vector<std::string>& objects, uint32_t uid) override;
     std::vector<PlanRow> plan_rows() override;
     std::string describe() override;
     std::vector<ExportDocumentRow> export_documents(const std::string& format, bool all) override;
@@ -98,6 +99,7 @@ private:
     void log_holds();
     void arm_retry_timer();
     void merge_failures();
+    void keep_live_approvals();
     GateTime gate_now() const;
     ManagerView manager_view() const;
     std::string make_description() const;
@@ -151,6 +153,10 @@ private:
     // the effect's episode ends (it converged, or its inputs changed and it ran again).
     std::map<std::string, std::string> held_logged_;
     std::optional<EventLoop::TimerId> retry_timer_;
+    // The operator's approvals (D-Bus Approve), by approval_key(): each is used up when its action runs,
+    // and lapses when no action of the plan has that key any more (the plan for the object changed).
+    // Not persisted: a restarted daemon asks again.
+    GateApprovals approvals_;
     EventLoop::Clock::time_point clock_origin_ = EventLoop::Clock::now();
     // Describe() and Plan() answer what was last published, made once per publish() and then copied: a
     // flood of calls (anyone may make them) costs one serialisation per change of state, not one per

@@ -43,6 +43,41 @@ std::string object_kind_of(const std::string& effect) {
     return first == std::string::npos ? effect : effect.substr(0, effect.find('|', first + 1));
 }
 
+// "sriov_numvfs 8 -> 0 -> 2 destroys 8 VFs: 0000:3b:02.0 (driver iavf), ...; awaiting consent ...".
+// The reason names at most kNamed devices; Action::destroys (plan --json, Describe()) has them all.
+constexpr size_t kNamed = 16;
+
+std::string consent_what(const Action& a) {
+    const size_t n = a.destroys.size();
+    std::string noun = a.kind == ActionKind::SetNumVfs ? (n == 1 ? " VF" : " VFs")
+                       : a.kind == ActionKind::SetVgpu ? (n == 1 ? " vGPU" : " vGPUs")
+                                                       : (n == 1 ? " mdev" : " mdevs");
+    if (a.kind == ActionKind::SetNumVfs &&
+        std::any_of(a.destroys.begin(), a.destroys.end(),
+                    [](const auto& d) { return d.rfind("mdev ", 0) == 0; }))
+        noun = n == 1 ? " device" : " devices"; // VFs and the mdevs on them
+    std::string text = a.summary + " destroys " + std::to_string(n) + noun + ": ";
+    for (size_t i = 0; i < n && i < kNamed; ++i)
+        text += (i ? ", " : "") + a.destroys[i];
+    if (n > kNamed)
+        text += " and " + std::to_string(n - kNamed) + " more";
+    return text;
+}
+
+std::string consent_reason(const Action& a) {
+    return consent_what(a) + "; awaiting the operator's consent (hostdevctl apply asks for it; destroy = "
+                             "\"when-idle\" in the configuration allows it)";
+}
+
+// approval_key() from inputs already computed. What the action destroys is part of it, as listed to the
+// operator (each device with its driver): a VF rebound since is not what was approved.
+std::string approval_of(const Action& a, const std::string& inputs) {
+    std::string key = effect_key(a) + "|" + inputs;
+    for (const std::string& d : a.destroys)
+        key += "|" + d;
+    return key;
+}
+
 } // namespace
 
 const char* to_string(HoldKind kind) {
@@ -55,12 +90,19 @@ const char* to_string(HoldKind kind) {
         return "flapping";
     case HoldKind::Vetoed:
         return "vetoed";
+    case HoldKind::Consent:
+        return "consent";
     }
     return "?";
 }
 
-std::string approval_key(const Action& action) {
-    return effect_key(action);
+std::string approval_key(const Action& action, const ObservedState& observed) {
+    return approval_of(action, gate_inputs(action, observed));
+}
+
+bool needs_consent(const Action& action) {
+    return action.verdict == Verdict::Safe && !action.destroys.empty() &&
+           action.destroy_policy == DestroyPolicy::Ask;
 }
 
 std::chrono::seconds backoff_delay(unsigned failures) {
@@ -85,6 +127,14 @@ std::map<std::string, Hold> GateDecision::held_objects(const Plan& plan) const {
     for (const auto& [index, hold] : held)
         if (index < plan.actions.size())
             out.emplace(plan.actions[index].object, hold);
+    return out;
+}
+
+std::vector<size_t> GateDecision::awaiting_consent() const {
+    std::vector<size_t> out;
+    for (const auto& [index, hold] : held)
+        if (hold.kind == HoldKind::Consent)
+            out.push_back(index);
     return out;
 }
 
@@ -163,8 +213,22 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
         if (a.verdict != Verdict::Safe)
             continue;
         const std::string inputs = gate_inputs(a, observed);
+        const std::string approval = approval_of(a, inputs);
+        const bool approved = approvals.keys.count(approval) != 0;
         auto rec = history.effects.find(effect_key(a));
-        if (rec == history.effects.end() || approvals.keys.count(approval_key(a))) {
+        if (approved) {
+            runnable.emplace_back(&a, inputs);
+            continue;
+        }
+        if (needs_consent(a) && (rec == history.effects.end() || !rec->second.no_effect.count(inputs))) {
+            // Destroying what exists is the operator's decision: held until an approval for exactly this
+            // action (effect and inputs) comes; never by a timer. (One that did not take from these inputs
+            // is held as such below: that is what the operator needs to know first.)
+            out.held.emplace(index, Hold{HoldKind::Consent, ObjectState::Consent, consent_reason(a),
+                                         std::nullopt, consent_what(a), false});
+            continue;
+        }
+        if (rec == history.effects.end()) {
             runnable.emplace_back(&a, inputs);
             continue;
         }
@@ -230,6 +294,8 @@ GateDecision decide(const Plan& plan, const ObservedState& observed, GateHistory
             continue;
         out.run.push_back(a);
         out.run_inputs.push_back(inputs);
+        if (const std::string approval = approval_of(*a, inputs); approvals.keys.count(approval))
+            out.approvals_used.insert(approval);
         if (a->disruptive) {
             EffectHistory& e = history.effects[effect_key(*a)];
             e.awaiting_check = true;

@@ -40,6 +40,8 @@ enum class HoldKind {
     Flapping, // something else keeps undoing it: re-applied only after a growing delay
     Vetoed,   // a hook vetoed it (apply/hooks.hpp): the object reports `blocked` with the hook's reason;
               // the hooks are asked again after a growing delay, or at once when its inputs change
+    Consent,  // it destroys devices that exist and the configuration says destroy = "ask": runs only once
+              // the operator approves it (GateApprovals), never by itself
 };
 const char* to_string(HoldKind kind);
 
@@ -93,12 +95,22 @@ struct GateHistory {
     bool operator==(const GateHistory&) const = default;
 };
 
-// Operator approvals (the seam for issue 16's D-Bus Approve and consent prompts): actions, by
-// approval_key(), that the operator allows to run now although a hold would keep them back. Empty today.
+// Operator approvals (D-Bus Approve, hostdevctl apply's prompt, --yes, --approve): actions, by
+// approval_key(), that the operator allows to run now although a hold would keep them back (the consent
+// an action that destroys needs, and the no-effect and back-off holds: approving one is the operator's
+// way to try it once more).
 struct GateApprovals {
     std::set<std::string> keys;
 };
-std::string approval_key(const Action& action); // object + effect, stable while the plan does not change
+// What an approval is for: the effect (object, kind, last write), the inputs it is planned from
+// (gate/inputs.hpp), as the history is keyed, and what it destroys as listed to the operator. So an approval lapses by itself when the plan for that
+// object changes: another configuration (8 -> 0 -> 4 instead of 8 -> 0 -> 2), or a device it reads or
+// destroys that changed (a VF rebound, the PF's driver reloaded) since the operator saw it.
+std::string approval_key(const Action& action, const ObservedState& observed);
+
+// Whether the gate holds `action` for consent when it is not approved (docs/safety.md "Consent"): a safe
+// action that destroys devices that exist, with destroy = "ask". Pure.
+bool needs_consent(const Action& action);
 
 struct GateOptions {
     // The daemon retries a failed action after its back-off. `hostdevctl apply` does not retry within
@@ -112,12 +124,18 @@ struct GateDecision {
     std::map<size_t, Hold> held;         // safe actions of any wave held back, by index in plan.actions
     std::optional<GateTime> wake_at;     // the earliest future retry of a held action
     GateHistory history;                 // the history after this decision
+    // The approvals (approval_key) of the actions this decision runs: an approval is used up when its
+    // action runs (the caller drops it), so an approved destruction that does not take is not repeated
+    // on the strength of the same approval.
+    std::set<std::string> approvals_used;
 
     const Hold* hold_of(size_t action_index) const;
     std::set<size_t> held_indexes() const; // the keys of `held`
     // The hold each object reports (the first held action about it, in plan order).
     std::map<std::string, Hold> held_objects(const Plan& plan) const;
     bool any_failed() const; // some held action reports its object failed
+    // The held actions that wait for the operator's consent (HoldKind::Consent), by index, in plan order.
+    std::vector<size_t> awaiting_consent() const;
 };
 
 // The gate's decision for `plan` (made from `observed`) at time `now`. Pure.

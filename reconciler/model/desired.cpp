@@ -4,6 +4,10 @@
 
 namespace hostdevd {
 
+const char* to_string(DestroyPolicy policy) {
+    return policy == DestroyPolicy::WhenIdle ? "when-idle" : "ask";
+}
+
 std::string SourceLocation::str() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }

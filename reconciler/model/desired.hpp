@@ -60,6 +60,13 @@ struct VfCount {
 enum class ConsumerBinding { Managed, Vfio, Other };
 ConsumerBinding consumer_binding(const DriverChoice& driver, bool managed, bool vgpu);
 const char* to_string(ConsumerBinding binding); // "managed", "vfio", "other"
+// `destroy = ...` ([policy], [[pf]], [[mdev]]): may hostdevd destroy devices that exist (every VF of a PF
+// whose count changes, an mdev removed or re-typed, a vGPU cleared or changed) on its own? docs/safety.md.
+enum class DestroyPolicy {
+    Ask,      // "ask" (the default): only with the operator's consent (hostdevctl apply, D-Bus Approve)
+    WhenIdle, // "when-idle": whenever nothing uses or claims them
+};
+const char* to_string(DestroyPolicy policy);
 
 // One `[[pf.vf]]` table.
 struct VfSettings {
@@ -77,6 +84,8 @@ struct PfEntry {
     std::optional<VfCount> vfs;
     std::optional<bool> autoprobe;
     std::vector<VfSettings> vfs_settings;
+    // Its own `destroy`; the loader fills in [policy]'s (or "ask") when the entry has none.
+    std::optional<DestroyPolicy> destroy;
     SourceLocation source;
 };
 
@@ -98,10 +107,11 @@ struct MdevAttr {
 // One `[[mdev]]` table.
 struct MdevEntry {
     Match parent;
-    std::string type;               // "nvidia-222"
-    std::optional<uint32_t> count;  // instances 0..count-1 with UUIDv5 names
-    std::vector<std::string> uuids; // explicit, lower case; exclusive with count
-    std::vector<MdevAttr> attrs;    // written after create, in order
+    std::string type;                     // "nvidia-222"
+    std::optional<uint32_t> count;        // instances 0..count-1 with UUIDv5 names
+    std::vector<std::string> uuids;       // explicit, lower case; exclusive with count
+    std::vector<MdevAttr> attrs;          // written after create, in order
+    std::optional<DestroyPolicy> destroy; // as PfEntry::destroy
     SourceLocation source;
 };
 
@@ -148,6 +158,7 @@ struct DesiredState {
     std::vector<ExportTarget> exports; // [export], at most one per format, in format order
 
     const PoolSettings* pool(const std::string& name) const; // nullptr when no [[pool]] describes it
+    DestroyPolicy destroy = DestroyPolicy::Ask; // [policy] destroy: for entries without their own
 };
 
 } // namespace hostdevd

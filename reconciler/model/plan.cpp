@@ -4,37 +4,58 @@ namespace hostdevd {
 
 const char* to_string(Verdict v) {
     switch (v) {
-    case Verdict::Safe: return "safe";
-    case Verdict::Waiting: return "waiting";
-    case Verdict::Blocked: return "blocked";
-    case Verdict::Invalid: return "invalid";
-    case Verdict::Never: return "never";
+    case Verdict::Safe:
+        return "safe";
+    case Verdict::Waiting:
+        return "waiting";
+    case Verdict::Blocked:
+        return "blocked";
+    case Verdict::Invalid:
+        return "invalid";
+    case Verdict::Never:
+        return "never";
     }
     return "?";
 }
 
 const char* to_string(ActionKind k) {
     switch (k) {
-    case ActionKind::SetAutoprobe: return "set-autoprobe";
-    case ActionKind::SetNumVfs: return "set-numvfs";
-    case ActionKind::Bind: return "bind";
-    case ActionKind::Unbind: return "unbind";
-    case ActionKind::CreateMdev: return "create-mdev";
-    case ActionKind::RemoveMdev: return "remove-mdev";
-    case ActionKind::SetVgpu: return "set-vgpu";
-    case ActionKind::LoadModule: return "load-module";
+    case ActionKind::SetAutoprobe:
+        return "set-autoprobe";
+    case ActionKind::SetNumVfs:
+        return "set-numvfs";
+    case ActionKind::Bind:
+        return "bind";
+    case ActionKind::Unbind:
+        return "unbind";
+    case ActionKind::CreateMdev:
+        return "create-mdev";
+    case ActionKind::RemoveMdev:
+        return "remove-mdev";
+    case ActionKind::SetVgpu:
+        return "set-vgpu";
+    case ActionKind::LoadModule:
+        return "load-module";
     }
     return "?";
 }
 
 const char* to_string(ObjectState s) {
     switch (s) {
-    case ObjectState::Converged: return "converged";
-    case ObjectState::Pending: return "pending";
-    case ObjectState::Blocked: return "blocked";
-    case ObjectState::Failed: return "failed";
-    case ObjectState::Absent: return "absent";
-    case ObjectState::Foreign: return "foreign";
+    case ObjectState::Converged:
+        return "converged";
+    case ObjectState::Pending:
+        return "pending";
+    case ObjectState::Blocked:
+        return "blocked";
+    case ObjectState::Failed:
+        return "failed";
+    case ObjectState::Absent:
+        return "absent";
+    case ObjectState::Foreign:
+        return "foreign";
+    case ObjectState::Consent:
+        return "consent";
     }
     return "?";
 }

@@ -1,6 +1,8 @@
 // A plan: what the pure planner decided from desired + observed state (../shared/design/safety.md).
 #pragma once
 
+#include "model/desired.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -54,6 +56,12 @@ struct Action {
     // Devices that must still be idle immediately before the writes (the executor re-checks them).
     std::vector<std::string> must_be_idle;
     bool disruptive = false; // destroys or detaches something that could have been in use
+    // The devices that exist and the action destroys (docs/safety.md "Consent"): every VF of a PF whose
+    // count goes through or to 0, an mdev removed or re-typed, a vGPU cleared or changed; one line each,
+    // "0000:3b:02.0 (driver iavf)". Empty for every other action. With destroy_policy Ask (from the
+    // configuration entry, or [policy]) the gate holds such an action until the operator consents.
+    std::vector<std::string> destroys;
+    DestroyPolicy destroy_policy = DestroyPolicy::Ask;
     // Non-empty for an action on a device that does not exist yet, shown with the plan but never executed:
     // what has to happen first ("the VFs appear", plan/future.hpp).
     std::string after;
@@ -65,7 +73,8 @@ struct Action {
 std::string effect_key(const Action& action);
 
 // Status of one object as D-Bus and hostdevctl report it (dbus.md `State`/`Reason`).
-enum class ObjectState { Converged, Pending, Blocked, Failed, Absent, Foreign };
+// Consent: an action that destroys devices that exist waits for the operator's approval (gate/gate.hpp).
+enum class ObjectState { Converged, Pending, Blocked, Failed, Absent, Foreign, Consent };
 const char* to_string(ObjectState s);
 
 struct ObjectStatus {

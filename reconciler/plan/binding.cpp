@@ -82,6 +82,7 @@ public:
         : observed_(observed), actions_(actions) {}
 
     void plan(const PciDevice& device, const BindingClaim& claim) {
+        destroy_ = claim.destroy;
         Action action = make_action(ActionKind::Bind, Wave::Binding, device.address, claim.source);
         if (claim.managed) {
             // `managed` with `driver` is a config error the loader rejects; never act on it anyway.
@@ -218,9 +219,19 @@ private:
         return true;
     }
 
+    // An unbind detaches the device itself (it exists afterwards: automatic, docs/safety.md "Consent"), but
+    // a PF's driver disables its VFs on remove and an mdev parent's driver takes its mdevs with it: those
+    // are destroyed, and need consent like a VF-count change.
     void make_disruptive(const PciDevice& device, Action& action) {
         action.disruptive = true;
         action.must_be_idle = unbind_idle_set(device, observed_);
+        for (const std::string& gone : action.must_be_idle) {
+            if (gone == device.address)
+                continue;
+            action.destroys.push_back(observed_.find(gone) ? destroyed_device(observed_, gone)
+                                                           : destroyed_mdev(observed_, gone));
+        }
+        action.destroy_policy = destroy_;
     }
 
     // One LoadModule per module per plan; the other devices that need it wait on it.
@@ -237,6 +248,7 @@ private:
     const ObservedState& observed_;
     std::vector<Action>& actions_;
     std::set<std::string> requested_modules_;
+    DestroyPolicy destroy_ = DestroyPolicy::Ask; // the claim being planned
 };
 
 } // namespace
@@ -249,7 +261,7 @@ void plan_bindings(const Selection& selection, const ObservedState& observed, st
             continue;
         const PciDevice& device = *observed.find(address);
         if (claim->vgpu)
-            plan_vgpu(*claim->vgpu, claim->source, device, observed, actions);
+            plan_vgpu(*claim->vgpu, claim->source, claim->destroy, device, observed, actions);
         else if (claim->driver.kind != DriverChoice::Kind::Leave)
             planner.plan(device, *claim);
     }

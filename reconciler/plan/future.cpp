@@ -109,13 +109,13 @@ std::optional<FutureBinding> binding_of(const VfSettings& settings, const PciDev
 
 } // namespace
 
-std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired, const ObservedState& observed,
-                                   const std::set<size_t>& held) {
+std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired,
+                                   const ObservedState& observed, const std::set<size_t>& held) {
     std::vector<Action> out;
     for (size_t i = 0; i < plan.actions.size(); ++i) {
         const Action& change = plan.actions[i];
-        if (change.kind != ActionKind::SetNumVfs || change.verdict != Verdict::Safe || change.writes.empty() ||
-            held.count(i))
+        if (change.kind != ActionKind::SetNumVfs || change.verdict != Verdict::Safe ||
+            change.writes.empty() || held.count(i))
             continue;
         const PciDevice* pf = observed.find(change.object);
         const PfEntry* entry = entry_of(desired, change.source);

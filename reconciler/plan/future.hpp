@@ -30,7 +30,7 @@ inline constexpr const char* kAfterVfsAppear = "the VFs appear";
 //    unbound first, which the reason says (which driver that is is only known once it happened).
 // `held`: indexes into plan.actions that the gate holds back (gate/gate.hpp GateDecision::held_indexes):
 // a held VF-count change creates no VFs now, so nothing is shown as following from it.
-std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired, const ObservedState& observed,
-                                   const std::set<size_t>& held = {});
+std::vector<Action> future_actions(const Plan& plan, const DesiredState& desired,
+                                   const ObservedState& observed, const std::set<size_t>& held = {});
 
 } // namespace hostdevd

@@ -121,6 +121,8 @@ private:
             action.writes = {{"bus/mdev/devices/" + mdev.uuid + "/remove", "1"}};
             action.disruptive = true;
             action.must_be_idle = {mdev.uuid};
+            action.destroys = {destroyed_mdev(observed_, mdev.uuid)};
+            action.destroy_policy = entry.destroy.value_or(DestroyPolicy::Ask);
             being_removed_.insert(mdev.uuid);
         }
         actions_.push_back(std::move(action));

@@ -20,8 +20,8 @@ void plan_vf_counts(const Selection& selection, const ObservedState& observed, s
 void plan_bindings(const Selection& selection, const ObservedState& observed, std::vector<Action>& actions);
 
 // Wave Binding: NVIDIA vendor-specific VFIO vGPU profile of one VF (vgpu.cpp).
-void plan_vgpu(const std::string& profile, const std::string& source, const PciDevice& vf,
-               const ObservedState& observed, std::vector<Action>& actions);
+void plan_vgpu(const std::string& profile, const std::string& source, DestroyPolicy destroy,
+               const PciDevice& vf, const ObservedState& observed, std::vector<Action>& actions);
 
 // Wave Mdev: creation and removal of owned mdevs; seeds their status objects, reports absent parents and
 // parent conflicts (mdev.cpp).

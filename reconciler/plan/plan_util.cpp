@@ -32,6 +32,17 @@ std::vector<std::string> child_mdevs(const ObservedState& observed, const std::s
     return uuids;
 }
 
+std::string destroyed_device(const ObservedState& observed, const std::string& address) {
+    const PciDevice* d = observed.find(address);
+    return address + (d && !d->driver.empty() ? " (driver " + d->driver + ")" : " (no driver)");
+}
+
+std::string destroyed_mdev(const ObservedState& observed, const std::string& uuid) {
+    auto it = observed.mdevs.find(uuid);
+    return "mdev " + uuid +
+           (it == observed.mdevs.end() ? "" : " (type " + it->second.type + " on " + it->second.parent + ")");
+}
+
 std::string join(const std::vector<std::string>& parts, const std::string& separator) {
     std::string out;
     for (const auto& part : parts) {

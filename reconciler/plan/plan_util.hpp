@@ -26,6 +26,11 @@ std::vector<std::string> device_holders(const ObservedState& observed, const std
 // UUIDs of the mdevs whose parent is `address` (sorted, as ObservedState::mdevs is).
 std::vector<std::string> child_mdevs(const ObservedState& observed, const std::string& address);
 
+// What a destructive action destroys, one line each (Action::destroys): "0000:3b:02.0 (driver iavf)",
+// "0000:3b:02.1 (no driver)"; "mdev <uuid> (type nvidia-222 on 0000:3d:00.4)".
+std::string destroyed_device(const ObservedState& observed, const std::string& address);
+std::string destroyed_mdev(const ObservedState& observed, const std::string& uuid);
+
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
 
 // "<address> in use: h1, h2"

@@ -73,12 +73,18 @@ std::string binding_difference(const BindingClaim& a, const BindingClaim& b) {
     return join(diffs, ", ");
 }
 
-BindingClaim claim_of(const VfSettings& vf) {
-    return BindingClaim{vf.driver, vf.managed, vf.pool, vf.vgpu, vf.source.file_line()};
+BindingClaim claim_of(const VfSettings& vf, const PfEntry& pf) {
+    return BindingClaim{vf.driver,
+                        vf.managed,
+                        vf.pool,
+                        vf.vgpu,
+                        vf.source.file_line(),
+                        pf.destroy.value_or(DestroyPolicy::Ask)};
 }
 
-BindingClaim claim_of(const DeviceEntry& entry) {
-    return BindingClaim{entry.driver, entry.managed, entry.pool, std::nullopt, entry.source.file_line()};
+BindingClaim claim_of(const DeviceEntry& entry, DestroyPolicy policy) {
+    return BindingClaim{entry.driver, entry.managed, entry.pool, std::nullopt, entry.source.file_line(),
+                        policy};
 }
 
 DeviceSelection& selection_for(Selection& selection, const std::string& address, const std::string& source) {
@@ -156,14 +162,14 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
                 for (uint32_t index : settings.indices) {
                     if (index < device.vfs.size() && observed.find(device.vfs[index])) {
                         selection_for(selection, device.vfs[index], source)
-                            .binding_claims.push_back(claim_of(settings));
+                            .binding_claims.push_back(claim_of(settings, entry));
                         continue;
                     }
                     auto known = std::find_if(
                         selection.missing_vfs.begin(), selection.missing_vfs.end(),
                         [&](const MissingVf& m) { return m.pf_address == address && m.index == index; });
                     if (known == selection.missing_vfs.end())
-                        selection.missing_vfs.push_back(MissingVf{address, index, claim_of(settings)});
+                        selection.missing_vfs.push_back(MissingVf{address, index, claim_of(settings, entry)});
                 }
             }
         }
@@ -192,7 +198,8 @@ Selection select_devices(const DesiredState& desired, const ObservedState& obser
                     continue;
                 }
             }
-            selection_for(selection, address, source).binding_claims.push_back(claim_of(entry));
+            selection_for(selection, address, source)
+                .binding_claims.push_back(claim_of(entry, desired.destroy));
         }
         if (!selected_any)
             selection.absent.push_back(AbsentEntry{entry.source.file_line(), entry.match.str(), "device"});

@@ -31,6 +31,9 @@ struct BindingClaim {
     std::string pool;
     std::optional<std::string> vgpu;
     std::string source; // FILE:LINE of the [[pf.vf]] table or [[device]] entry
+    // [[pf.vf]]: its [[pf]]'s destroy (may a vGPU be cleared without consent); [[device]]: [policy]'s (may
+    // unbinding a PF or an mdev parent destroy its VFs and mdevs without consent).
+    DestroyPolicy destroy = DestroyPolicy::Ask;
     bool same_settings(const BindingClaim& other) const;
 };
 

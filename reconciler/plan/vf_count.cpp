@@ -109,10 +109,14 @@ void plan_num_vfs(const PfEntry& entry, const PciDevice& pf, const ObservedState
     action.writes = {{device_attr(pf.address, "sriov_numvfs"), "0"}};
     if (target > 0)
         action.writes.push_back({device_attr(pf.address, "sriov_numvfs"), std::to_string(target)});
+    action.destroy_policy = entry.destroy.value_or(DestroyPolicy::Ask);
     for (const std::string& vf : pf.vfs) {
         action.must_be_idle.push_back(vf);
-        for (const std::string& uuid : child_mdevs(observed, vf))
+        action.destroys.push_back(destroyed_device(observed, vf));
+        for (const std::string& uuid : child_mdevs(observed, vf)) {
             action.must_be_idle.push_back(uuid);
+            action.destroys.push_back(destroyed_mdev(observed, uuid));
+        }
     }
     actions.push_back(std::move(action));
 }

@@ -84,8 +84,8 @@ std::string creatable_list(const VgpuState& state) {
 
 } // namespace
 
-void plan_vgpu(const std::string& profile, const std::string& source, const PciDevice& vf,
-               const ObservedState& observed, std::vector<Action>& actions) {
+void plan_vgpu(const std::string& profile, const std::string& source, DestroyPolicy destroy,
+               const PciDevice& vf, const ObservedState& observed, std::vector<Action>& actions) {
     Action action = make_action(ActionKind::SetVgpu, Wave::Binding, vf.address, source);
     const std::string path = device_attr(vf.address, "nvidia/current_vgpu_type");
     if (!vf.vgpu) {
@@ -137,6 +137,9 @@ void plan_vgpu(const std::string& profile, const std::string& source, const PciD
             action.writes = {{path, "0"}};
             action.disruptive = true;
             action.must_be_idle = {vf.address};
+            action.destroys = {"vGPU type " + std::to_string(state.current) + " on " +
+                               destroyed_device(observed, vf.address)};
+            action.destroy_policy = destroy;
         }
         actions.push_back(std::move(action));
         return;

@@ -131,10 +131,38 @@ OneShotReport reconcile_to_fixed_point(const DesiredState& desired, const SysfsL
     };
     bool failed = false;
     report.final_observed = observe_all();
+    // Consent: each action awaiting it is asked about once per run (by its approval key: what it does and
+    // from which inputs); a yes is an approval for that action, used up when it runs.
+    GateApprovals approvals;
+    std::set<std::string> asked;
     for (;;) {
         report.final_plan = make_plan(desired, report.final_observed);
-        report.final_gate = decide(report.final_plan, report.final_observed, std::move(history),
-                                   GateClock::now(), gate_options);
+        report.final_gate = decide(report.final_plan, report.final_observed, history, GateClock::now(),
+                                   gate_options, approvals);
+        if (options.consent) {
+            std::vector<const Action*> ask;
+            std::vector<std::string> keys;
+            for (size_t index : report.final_gate.awaiting_consent()) {
+                const Action& a = report.final_plan.actions[index];
+                std::string key = approval_key(a, report.final_observed);
+                if (asked.insert(key).second) {
+                    ask.push_back(&a);
+                    keys.push_back(std::move(key));
+                }
+            }
+            if (!ask.empty()) {
+                const std::vector<bool> yes = options.consent(ask, report.final_observed);
+                bool any = false;
+                for (size_t i = 0; i < keys.size() && i < yes.size(); ++i)
+                    if (yes[i])
+                        any = approvals.keys.insert(keys[i]).second || any;
+                if (any) // decided again with the approvals: the same plan, from the same history
+                    report.final_gate = decide(report.final_plan, report.final_observed, history,
+                                               GateClock::now(), gate_options, approvals);
+            }
+        }
+        for (const std::string& used : report.final_gate.approvals_used)
+            approvals.keys.erase(used);
         history = report.final_gate.history;
         persist();
         const std::vector<const Action*>& wave = report.final_gate.run;

@@ -11,6 +11,7 @@
 #include "model/plan.hpp"
 #include "sysfs/layout.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,18 @@ struct OneShotOptions {
     bool persist_gate_history = true;
     // Veto hooks asked before each destructive or rebinding action (apply/hooks.hpp); none when null.
     ActionHooks* hooks = nullptr;
+    // The operator's consent for actions that destroy devices that exist (gate needs_consent(), docs/
+    // safety.md "Consent"). Called with the actions the gate holds for consent that were not asked about
+    // yet in this run (each one once; `observed` names what they destroy); returns, one per action,
+    // whether it may run. Unset: nothing is consented, those actions are left (the run ends blocked).
+    std::function<std::vector<bool>(const std::vector<const Action*>& awaiting,
+                                    const ObservedState& observed)>
+        consent;
 };
 
 enum class OneShotResult {
     Converged, // nothing left to do
-    Blocked,   // only blocked / waiting / invalid actions remain (reported, not errors)
+    Blocked,   // only blocked / waiting / invalid actions, or ones awaiting consent, remain (not errors)
     Failed,    // a write failed or was stuck in the kernel, or the gate holds an action that failed or did
                // not take (in this run or, destructive and with nothing changed since, an earlier one)
 };

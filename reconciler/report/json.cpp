@@ -120,6 +120,10 @@ nlohmann::json to_json(const Action& a) {
         j["module"] = a.module;
     if (!a.after.empty())
         j["after"] = a.after;
+    if (!a.destroys.empty()) {
+        j["destroys"] = a.destroys; // what exists and goes: the list a consent is given for
+        j["destroy_policy"] = to_string(a.destroy_policy);
+    }
     return j;
 }
 

@@ -113,7 +113,7 @@ std::string manager_state(const Views& views, const Plan& plan, bool runnable, b
         return "starting";
     bool blocked = false;
     auto consider = [&blocked](const std::string& state) {
-        if (state == "blocked")
+        if (state == "blocked" || state == "consent") // consent: nothing happens without the operator
             blocked = true;
         return state == "failed";
     };

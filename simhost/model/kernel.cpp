@@ -430,7 +430,8 @@ int Impl::write_at(const std::function<int(std::string&)>& find, const std::stri
                     if (!locked.empty())
                         ++k.device_locks[locked];
                     auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(block);
-                    k.cv.wait_until(lock, until, [&] { return k.stopping; });
+                    const uint64_t cleared = k.faults_cleared; // `fault clear` ends the block early
+                    k.cv.wait_until(lock, until, [&] { return k.stopping || k.faults_cleared != cleared; });
                     if (!locked.empty() && --k.device_locks[locked] <= 0)
                         k.device_locks.erase(locked);
                     k.cv.notify_all();
@@ -648,6 +649,8 @@ int Kernel::add_fault(const Fault& fault, std::string& error) {
 void Kernel::clear_faults() {
     std::lock_guard lock(impl_->mu);
     impl_->faults.clear();
+    ++impl_->faults_cleared;
+    impl_->cv.notify_all(); // blocked writes go on now (then carried out as usual)
 }
 
 int Kernel::load_module(std::string_view module, std::string& error) {

@@ -142,6 +142,7 @@ struct Impl {
         unsigned remaining = 0;
     };
     std::vector<ActiveFault> faults;
+    uint64_t faults_cleared = 0; // `fault clear` count: a write blocked by a fault is let go when it grows
     std::vector<WriteRecord> log;
 
     // ---- kernel_oracle_repeat.cpp: the destructive writes that succeeded in this input epoch, by

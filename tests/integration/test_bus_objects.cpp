@@ -31,6 +31,7 @@ constexpr const char* kMdevIface = "io.hostdevd1.Mdev";
 struct NoBackend final : hostdevd::ManagerBackend {
     void reload() override {}
     void reconcile_now() override {}
+    void approve(const std::vector<std::string>&, uint32_t) override {}
     std::vector<hostdevd::PlanRow> plan_rows() override { return {}; }
     std::string describe() override { return "{}"; }
     std::vector<hostdevd::ExportDocumentRow> export_documents(const std::string&, bool) override {

@@ -151,7 +151,8 @@ TEST_CASE("daemon: configuration edits apply and a broken file keeps the previou
     CHECK(testing::wait_until([] { return driver_of("0000:3b:02.7") == "vfio-pci"; }, 15s));
 
     // A broken file: reported with FILE:LINE:COL, nothing of it applied, the previous configuration enforced.
-    lab.conf.write("40-broken.toml", "version = 1\n[[pf]]\nmatch = { adress = \"0000:3b:00.0\" }\n");
+    lab.conf.write("40-broken.toml",
+                   "version = 1\n[[pf]]\nmatch = { adress = \"0000:3b:00.0\" }\ndestroy = \"when-idle\"\n");
     REQUIRE(testing::wait_until(
         [&] { return testing::get_property(lab.bus, kManager, kManagerIface, "ConfigValid") == false; },
         10s));
@@ -264,8 +265,9 @@ using testing::NotifySocket;
 
 // The qemu-nvme host's PF with 4 VFs on vfio-pci (examples/config/qemu-nvme without the mdevs).
 constexpr const char* kNvmePf = "0000:01:00.0";
-constexpr const char* kNvmeConfig = "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\nvfs = 4\n"
-                                    "autoprobe = false\n[[pf.vf]]\nindex = \"0-3\"\ndriver = \"vfio-pci\"\n";
+constexpr const char* kNvmeConfig =
+    "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\ndestroy = \"when-idle\"\nvfs = 4\n"
+    "autoprobe = false\n[[pf.vf]]\nindex = \"0-3\"\ndriver = \"vfio-pci\"\n";
 
 } // namespace
 
@@ -340,7 +342,8 @@ TEST_CASE("daemon: --ready-timeout refuses what is not a number of seconds", "[q
 TEST_CASE("daemon: hostdevctl plan and apply go through the running daemon", "[lab]") {
     Lab lab;
     setenv("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address().c_str(), 1);
-    auto plan = testing::run({testing::hostdevctl(), "plan", "--config-dir", lab.conf.path()});
+    // (plan --config-dir DIR plans DIR here, as a staged configuration: test_consent.cpp "staged: ...")
+    auto plan = testing::run({testing::hostdevctl(), "plan"});
     CHECK(plan.exit_code == 0);
     CHECK_THAT(plan.out, Catch::Contains("the plan of the running hostdevd"));
     sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", "0000:3b:02.3");
@@ -366,7 +369,8 @@ TEST_CASE("daemon: a guest letting go unblocks a VF-count change without any pro
     nics.replace(
         at,
         std::string("match = { address = \"0000:af:00.0\" }\nvfs = 4\n\n[[pf.vf]]\nindex = \"0-3\"").size(),
-        "match = { address = \"0000:af:00.0\" }\nvfs = 2\n\n[[pf.vf]]\nindex = \"0-1\"");
+        "match = { address = \"0000:af:00.0\" }\ndestroy = \"when-idle\"\nvfs = 2\n\n[[pf.vf]]\nindex = "
+        "\"0-1\"");
     lab.conf.write("10-nics.toml", nics);
     INFO("hostdevd log:\n" << lab.daemon->log());
     REQUIRE(testing::wait_until(
@@ -409,8 +413,10 @@ TEST_CASE(
     Lab lab(true, {"--debug"});
     // The lab host's sample mtty is not loaded: the entry waits, absent, until `modprobe mtty`
     // registers the parent (announced under its own class, not pci or mdev).
-    lab.conf.write("30-mtty.toml", "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-1\"\n"
-                                   "count = 2\n");
+    lab.conf.write(
+        "30-mtty.toml",
+        "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ndestroy = \"when-idle\"\ntype = \"mtty-1\"\n"
+        "count = 2\n");
     // Python: uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, "mdev.hostdevd.io"), "mtty/0") and "mtty/1"
     const std::string first = "026cf2e5-2041-5f4b-9370-d8df4379d246";
     const std::string second = "64111159-134c-55b6-b36d-2d6c0214e526";
@@ -445,8 +451,10 @@ TEST_CASE(
     std::string group = link.substr(link.rfind('/') + 1);
     std::string pid = testing::trimmed(testing::simhost_ctl({"hold", group, "--comm", "qemu-guest"}));
     testing::clear_write_log();
-    lab.conf.write("30-mtty.toml", "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-1\"\n"
-                                   "count = 1\n");
+    lab.conf.write(
+        "30-mtty.toml",
+        "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ndestroy = \"when-idle\"\ntype = \"mtty-1\"\n"
+        "count = 1\n");
     REQUIRE(
         testing::wait_until([&] { return mdev_property(*lab.client, second, "State") == "blocked"; }, 15s));
     CHECK_THAT(mdev_property(*lab.client, second, "Reason"), Catch::Contains("pid " + pid));

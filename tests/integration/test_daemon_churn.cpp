@@ -46,7 +46,8 @@ std::vector<std::string> numvfs_writes(const std::string& pf) {
 }
 
 std::string pf_config(const std::string& pf, unsigned vfs) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(vfs) + "\n";
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(vfs) + "\n";
 }
 
 // A private bus and the daemon with its gate clock 60x faster, on `config`, settled.

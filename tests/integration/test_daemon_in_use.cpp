@@ -23,13 +23,14 @@ constexpr const char* kManagerIface = "io.hostdevd1.Manager";
 constexpr const char* kSecondMdev = "64111159-134c-55b6-b36d-2d6c0214e526";
 
 std::string vfio_config(unsigned count) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\nvfs = " + std::to_string(count) +
-           "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
-           "\"\ndriver = \"vfio-pci\"\n";
+    return "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\ndestroy = \"when-idle\"\nvfs = " +
+           std::to_string(count) + "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" +
+           std::to_string(count - 1) + "\"\ndriver = \"vfio-pci\"\n";
 }
 
 std::string mtty_config(unsigned count) {
-    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-2\"\ncount = " +
+    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ndestroy = \"when-idle\"\ntype = "
+           "\"mtty-2\"\ncount = " +
            std::to_string(count) + "\n";
 }
 

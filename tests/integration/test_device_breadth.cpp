@@ -74,8 +74,8 @@ std::map<std::string, std::string> mdevs_on(const std::string& parent) {
 }
 
 std::string mdev_config(const std::string& parent, const std::string& type, unsigned count) {
-    return "version = 1\n[[mdev]]\nparent = { address = \"" + parent + "\" }\ntype = \"" + type +
-           "\"\ncount = " + std::to_string(count) + "\n";
+    return "version = 1\n[[mdev]]\nparent = { address = \"" + parent +
+           "\" }\ndestroy = \"when-idle\"\ntype = \"" + type + "\"\ncount = " + std::to_string(count) + "\n";
 }
 
 std::string trimmed_pid(std::string pid) {
@@ -316,8 +316,10 @@ TEST_CASE("l4: each VF gets its vGPU profile and stays on nvidia", "[nvidia-l4]"
 
 TEST_CASE("l4: a profile that is not creatable is blocked with the list of what is", "[nvidia-l4]") {
     ConfigDir conf;
-    conf.write("10-l4.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:ca:00.0\" }\nvfs = 1\n"
-                             "[[pf.vf]]\nindex = \"0\"\nvgpu = \"NVIDIA L4-7Q\"\n");
+    conf.write(
+        "10-l4.toml",
+        "version = 1\n[[pf]]\nmatch = { address = \"0000:ca:00.0\" }\ndestroy = \"when-idle\"\nvfs = 1\n"
+        "[[pf.vf]]\nindex = \"0\"\nvgpu = \"NVIDIA L4-7Q\"\n");
     auto c = apply(conf);
     INFO("apply:\n" << c.out << c.err);
     CHECK(c.exit_code == 3);
@@ -356,8 +358,10 @@ TEST_CASE("cx5: driver = vfio binds mlx5_vfio_pci where modules.alias offers it 
 
 TEST_CASE("x710: driver = vfio on an Intel VF is plain vfio-pci", "[intel-x710]") {
     ConfigDir conf;
-    conf.write("10-vfs.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\nvfs = 2\n"
-                              "[[pf.vf]]\nindex = \"0-1\"\ndriver = \"vfio\"\n");
+    conf.write(
+        "10-vfs.toml",
+        "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\ndestroy = \"when-idle\"\nvfs = 2\n"
+        "[[pf.vf]]\nindex = \"0-1\"\ndriver = \"vfio\"\n");
     apply_ok(conf);
     for (int i = 0; i < 2; ++i) {
         const std::string vf = readlink_name("/sys/bus/pci/devices/0000:3b:00.0/virtfn" + std::to_string(i));

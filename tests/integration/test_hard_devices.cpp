@@ -20,8 +20,8 @@ testing::Completed apply(const ConfigDir& conf) {
 }
 
 std::string pf_config(const std::string& pf, unsigned vfs, const std::string& more = "") {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(vfs) + "\n" +
-           more;
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(vfs) + "\n" + more;
 }
 
 std::string numvfs(const std::string& pf) {
@@ -161,7 +161,7 @@ TEST_CASE(
     ConfigDir conf;
     conf.write("10-l4.toml",
                "version = 1\n"
-               "[[pf]]\nmatch = { vendor = \"10de\", device = \"27b8\" }\nvfs = 2\n"
+               "[[pf]]\nmatch = { vendor = \"10de\", device = \"27b8\" }\ndestroy = \"when-idle\"\nvfs = 2\n"
                "[[pf.vf]]\nindex = \"0-1\"\nvgpu = \"NVIDIA L4-6Q\"\n"
                "[[device]]\nmatch = { vendor = \"10de\", device = \"27b8\" }\ndriver = \"vfio\"\n");
     testing::clear_write_log();

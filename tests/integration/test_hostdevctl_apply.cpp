@@ -65,7 +65,8 @@ void converge_and_check_idempotent(const std::string& host) {
 
 // A configuration putting `count` VFs of `pf` on vfio-pci.
 std::string vfio_config(const std::string& pf, unsigned count) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(count) +
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(count) +
            "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
            "\"\ndriver = \"vfio-pci\"\n";
 }
@@ -187,7 +188,9 @@ TEST_CASE("x710: a process in another mount namespace holding its own /dev/vfio/
 TEST_CASE("x710: a VF netdev that carries an address is in use and its PF's VF count is not changed",
           "[intel-x710]") {
     ConfigDir conf;
-    conf.write("10-vfs.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\nvfs = 4\n");
+    conf.write(
+        "10-vfs.toml",
+        "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\ndestroy = \"when-idle\"\nvfs = 4\n");
     REQUIRE(apply(conf).exit_code == 0);
     auto vf = device(devices_json(), "0000:3b:02.1");
     REQUIRE(vf.at("netdevs").size() == 1);
@@ -199,7 +202,9 @@ TEST_CASE("x710: a VF netdev that carries an address is in use and its PF's VF c
     auto holders = device(devices_json(), "0000:3b:02.1").at("holders");
     CHECK(holders.dump().find("netdev " + netdev + " carries addresses") != std::string::npos);
 
-    conf.write("10-vfs.toml", "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\nvfs = 2\n");
+    conf.write(
+        "10-vfs.toml",
+        "version = 1\n[[pf]]\nmatch = { address = \"0000:3b:00.0\" }\ndestroy = \"when-idle\"\nvfs = 2\n");
     testing::clear_write_log();
     CHECK(apply(conf).exit_code == 3);
     CHECK(testing::writes_to(testing::write_log(), "/sriov_numvfs").empty());

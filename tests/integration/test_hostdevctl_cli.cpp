@@ -78,7 +78,8 @@ std::string virtfn(const std::string& pf, unsigned index) {
 }
 
 std::string vfio_config(const std::string& pf, unsigned count) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(count) +
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(count) +
            "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
            "\"\ndriver = \"vfio-pci\"\npool = \"gold\"\n";
 }
@@ -163,7 +164,8 @@ TEST_CASE("cli: status through the daemon: summary line and filters and exit sta
     CHECK(ctl(bus, {"status", "--json"}).exit_code == 3);
 
     // An invalid configuration: exit 1 and the error, whatever the devices say.
-    conf.write("30-bad.toml", "version = 1\n[[pf]]\nmatch = { adress = \"0000:3b:00.0\" }\n");
+    conf.write("30-bad.toml",
+               "version = 1\n[[pf]]\nmatch = { adress = \"0000:3b:00.0\" }\ndestroy = \"when-idle\"\n");
     REQUIRE(wait_state(client, "invalid-config"));
     auto invalid = ctl(bus, {"status"});
     INFO(invalid.out);

@@ -42,13 +42,15 @@ nlohmann::json find(const nlohmann::json& list, const std::string& key, const st
 }
 
 std::string vfio_config(const std::string& pf, unsigned count) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(count) +
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(count) +
            "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
            "\"\ndriver = \"vfio-pci\"\n";
 }
 
 std::string mtty_config(unsigned count) {
-    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-2\"\ncount = " +
+    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ndestroy = \"when-idle\"\ntype = "
+           "\"mtty-2\"\ncount = " +
            std::to_string(count) + "\n";
 }
 

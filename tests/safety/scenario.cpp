@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -79,9 +80,21 @@ std::vector<const simhost::DeviceSpec*> whole_devices(const simhost::HostSpec& h
 
 } // namespace
 
-std::string random_config(const simhost::HostSpec& host, Rng& rng) {
+RandomConfig random_config(const simhost::HostSpec& host, Rng& rng) {
     std::ostringstream s;
     s << "version = 1\n";
+    // The destroy policies (issue 16): [policy] unset (= "ask"), "ask" or "when-idle"; each entry
+    // unset (= [policy]'s), "ask" or "when-idle".
+    const unsigned global = pick(rng, 0, 2);
+    if (global > 0)
+        s << "\n[policy]\ndestroy = \"" << (global == 2 ? "when-idle" : "ask") << "\"\n";
+    auto entry_policy = [&](std::ostringstream& out) {
+        const unsigned own = pick(rng, 0, 2);
+        if (own > 0)
+            out << "destroy = \"" << (own == 2 ? "when-idle" : "ask") << "\"\n";
+        return own == 2 || (own == 0 && global == 2);
+    };
+    std::map<std::string, std::vector<bool>> selected_by; // address -> when-idle of each selecting entry
     std::set<std::string> ids_used; // a match by IDs selects every PF with them: one entry per pair
     for (const auto* pf : sizable_pfs(host)) {
         if (!chance(rng, 0.75))
@@ -90,10 +103,16 @@ std::string random_config(const simhost::HostSpec& host, Rng& rng) {
         const unsigned n = pick(rng, 0, total);
         // By IDs now and then: VFs may carry the PF's device ID (GPUs, QEMU's NVMe), and a [[pf]] entry
         // must still select the PF alone.
-        if (chance(rng, 0.25) && ids_used.insert(ids_match(*pf)).second)
+        if (chance(rng, 0.25) && ids_used.insert(ids_match(*pf)).second) {
             s << "\n[[pf]]\nmatch = " << ids_match(*pf) << "\n";
-        else
+            const bool when_idle = entry_policy(s);
+            for (const auto& d : host.devices) // the entry selects every PF with these IDs
+                if (d.sriov && d.vendor == pf->vendor && d.device == pf->device)
+                    selected_by[d.address].push_back(when_idle);
+        } else {
             s << "\n[[pf]]\nmatch = { address = \"" << pf->address << "\" }\n";
+            selected_by[pf->address].push_back(entry_policy(s));
+        }
         if (n > 0 && chance(rng, 0.2))
             s << "vfs = { min = " << n << " }\n";
         else
@@ -128,8 +147,15 @@ std::string random_config(const simhost::HostSpec& host, Rng& rng) {
         const auto& type = one_of(rng, d.mdev->types);
         s << "\n[[mdev]]\nparent = { address = \"" << d.address << "\" }\ntype = \"" << type.id
           << "\"\ncount = " << pick(rng, 0, std::min(type.max, 3u)) << "\n";
+        selected_by[d.address].push_back(entry_policy(s));
     }
-    return s.str();
+    RandomConfig out;
+    out.text = s.str();
+    out.global_when_idle = global == 2;
+    for (const auto& [address, when_idle] : selected_by)
+        if (std::all_of(when_idle.begin(), when_idle.end(), [](bool w) { return w; }))
+            out.may_destroy.insert(address);
+    return out;
 }
 
 const std::vector<std::string>& kernel_write_errnos() {

@@ -5,6 +5,7 @@
 #include "host_spec.hpp"
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,17 @@ namespace safety {
 
 using Rng = std::mt19937_64;
 
-// A valid hostdevd configuration (one TOML file) for PFs, VFs, mdev parents and vGPU VFs of `host`.
-std::string random_config(const simhost::HostSpec& host, Rng& rng);
+// A valid hostdevd configuration (one TOML file) for PFs, VFs, mdev parents and vGPU VFs of `host`, with
+// random destroy policies: [policy] destroy (unset, "ask" or "when-idle") and each entry's own.
+struct RandomConfig {
+    std::string text;
+    // Addresses of the PFs and mdev parents whose every selecting entry says destroy = "when-idle" (its
+    // own or [policy]'s): hostdevd may destroy their VFs, vGPUs and mdevs without the operator's consent.
+    std::set<std::string> may_destroy;
+    bool global_when_idle =
+        false; // [policy] destroy = "when-idle": for [[device]] entries (no key of their own)
+};
+RandomConfig random_config(const simhost::HostSpec& host, Rng& rng);
 
 // `simhost ctl` argument lists that inject 0..2 random faults (failing writes with an errno the kernel
 // can return, fewer VFs than asked, late VF probing, slow writes).

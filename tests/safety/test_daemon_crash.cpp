@@ -15,7 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string vfio_pf(const std::string& pf, unsigned count) {
-    return "[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(count) +
+    return "[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(count) +
            "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
            "\"\ndriver = \"vfio-pci\"\n";
 }

@@ -106,7 +106,8 @@ void every_write_fails_with_every_errno(const std::string& tag) {
 }
 
 std::string vfio_config(const std::string& pf, unsigned count) {
-    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf + "\" }\nvfs = " + std::to_string(count) +
+    return "version = 1\n[[pf]]\nmatch = { address = \"" + pf +
+           "\" }\ndestroy = \"when-idle\"\nvfs = " + std::to_string(count) +
            "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) +
            "\"\ndriver = \"vfio-pci\"\n";
 }
@@ -241,7 +242,8 @@ TEST_CASE(
         std::string pid = testing::trimmed(testing::simhost_ctl({"hold", "0000:3b:02.1"}));
         // The new configuration wants 6 VFs (blocked by the guest) and the second PF sized.
         conf.write("10-vfs.toml",
-                   vfio_config(pf, 6) + "[[pf]]\nmatch = { address = \"0000:3b:00.1\" }\nvfs = 2\n");
+                   vfio_config(pf, 6) +
+                       "[[pf]]\nmatch = { address = \"0000:3b:00.1\" }\ndestroy = \"when-idle\"\nvfs = 2\n");
         testing::clear_write_log();
         auto killed = run_apply(conf, std::chrono::microseconds(kill_us));
         CHECK_FALSE(killed.timed_out);

@@ -3,8 +3,10 @@
 // configuration edits and SIGKILLed applies, with hostdevctl (the same planner and gate the daemon runs).
 // After each scenario the simulated kernel's write log must hold no write the oracle flags
 // (simhost/model/kernel_oracle.cpp: disruptive AND the device was in use when it was issued;
-// kernel_oracle_repeat.cpp: a destruction repeated without a change of input), no destructive or
-// rebinding write while a hook vetoes them all (issue 16; 30% of the scenarios), and once the faults are
+// kernel_oracle_repeat.cpp: a destruction repeated without a change of input; check_consent() here:
+// nothing that exists destroyed without consent, the destroy policies and the applies' --yes/--approve
+// being random too), no destructive or rebinding write while a hook vetoes them all (issue 16; 30% of
+// the scenarios), and once the faults are
 // gone the system must settle: nothing left that the gate would run.
 //
 // Environment: HOSTDEVD_SAFETY_SEED (default 1), HOSTDEVD_SAFETY_SCENARIOS (per host, default 6: the CI
@@ -14,6 +16,7 @@
 #include "scenario.hpp"
 #include "support/process.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fcntl.h>
@@ -22,7 +25,9 @@
 #include <functional>
 #include <grp.h>
 #include <iostream>
+#include <map>
 #include <poll.h>
+#include <set>
 #include <signal.h>
 #include <sstream>
 #include <sys/wait.h>
@@ -113,10 +118,114 @@ bool start_holder(const std::vector<std::string>& h, Fakes& fakes) {
     return h[0].rfind("fake-", 0) == 0 ? fakes.start(h) : try_ctl(h);
 }
 
-safety::ChildResult run_apply(const testing::ConfigDir& conf, std::chrono::microseconds kill_after = 0us) {
+// The operator's consent for one apply (issue 16): none (the default: nothing that exists may be
+// destroyed unless the configuration says destroy = "when-idle"), --yes, or --approve for some objects.
+struct Consent {
+    bool yes = false;
+    std::set<std::string> approved; // PF addresses, mdev UUIDs, VF addresses (a vGPU's object)
+    std::string text() const {
+        std::string out = yes ? " --yes" : "";
+        for (const auto& o : approved)
+            out += " --approve " + o;
+        return out;
+    }
+};
+
+// What exists now: each mdev's parent and each VF's PF, to name whose policy a destruction falls under.
+std::map<std::string, std::string> owners_now() {
+    std::map<std::string, std::string> owner;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/sys/bus/mdev/devices", ec)) {
+        const auto target = std::filesystem::read_symlink(e.path(), ec);
+        if (!ec)
+            owner[e.path().filename()] = target.parent_path().filename();
+    }
+    for (const auto& e : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec)) {
+        std::error_code link_ec;
+        const auto physfn = std::filesystem::read_symlink(e.path() / "physfn", link_ec);
+        if (!link_ec)
+            owner[e.path().filename()] = physfn.filename();
+    }
+    return owner;
+}
+
+Consent random_consent(safety::Rng& rng, const simhost::HostSpec& host) {
+    Consent c;
+    const unsigned kind = std::uniform_int_distribution<unsigned>(0, 3)(rng);
+    if (kind == 1) {
+        c.yes = true;
+    } else if (kind >= 2) { // some PFs, VFs and mdevs of what exists now
+        for (const auto& d : host.devices)
+            if (d.sriov && std::bernoulli_distribution(0.5)(rng))
+                c.approved.insert(d.address);
+        for (const auto& [object, owner] : owners_now())
+            if (std::bernoulli_distribution(0.3)(rng))
+                c.approved.insert(object);
+    }
+    return c;
+}
+
+safety::ChildResult run_apply(const testing::ConfigDir& conf, std::chrono::microseconds kill_after = 0us,
+                              const Consent& consent = {}) {
     // 30 s: far above a normal apply (< 1 s); an apply still running then is stuck on a held device.
-    return safety::run_child({testing::hostdevctl(), "apply", "--local", "--config-dir", conf.path()}, 30s,
-                             kill_after);
+    std::vector<std::string> argv = {testing::hostdevctl(), "apply", "--local", "--config-dir", conf.path()};
+    if (consent.yes)
+        argv.push_back("--yes");
+    for (const auto& o : consent.approved) {
+        argv.push_back("--approve");
+        argv.push_back(o);
+    }
+    return safety::run_child(argv, 30s, kill_after);
+}
+
+// The consent rule of the oracle: every destructive write of an apply (VF disable, mdev removal, vGPU
+// clear; attempted, whatever its result) was allowed by the configuration in force (destroy = "when-idle"
+// for every entry selecting its PF or mdev parent) or by the operator's consent for that object.
+void check_consent(const nlohmann::json& log, size_t from, const safety::RandomConfig& config,
+                   const Consent& consent, const std::map<std::string, std::string>& owners,
+                   const std::string& apply, std::vector<std::string>& violations) {
+    for (size_t i = from; i < log.size(); ++i) {
+        const std::string path = log[i].at("path");
+        std::string value = log[i].at("value");
+        while (!value.empty() && value.back() == '\n')
+            value.pop_back();
+        const auto slash = path.rfind('/');
+        const std::string file = path.substr(slash + 1);
+        const std::string dir = path.substr(0, slash);
+        std::string object, owner;
+        if (file == "sriov_numvfs" && value == "0") {
+            object = owner = dir.substr(dir.rfind('/') + 1);
+        } else if (file == "remove" && dir.find("/bus/mdev/devices/") != std::string::npos) {
+            object = dir.substr(dir.rfind('/') + 1);
+            auto it = owners.find(object);
+            owner = it == owners.end() ? "" : it->second;
+        } else if (file == "current_vgpu_type" && value == "0") {
+            const std::string vf_dir = dir.substr(0, dir.rfind('/')); // .../<vf>/nvidia
+            object = vf_dir.substr(vf_dir.rfind('/') + 1);
+            auto it = owners.find(object);
+            owner = it == owners.end() ? "" : it->second;
+        } else if (file == "unbind" && dir.find("/drivers/") != std::string::npos) {
+            // Unbinding a PF with VFs or an mdev parent with mdevs destroys them (its driver's remove).
+            object = value;
+            const bool has_children =
+                std::any_of(owners.begin(), owners.end(), [&](const auto& o) { return o.second == object; });
+            if (!has_children)
+                continue;
+            // A VF: its [[pf]]'s policy (or [policy]'s, when a [[device]] entry names the VF); anything
+            // else is a [[device]] entry's: [policy]'s.
+            auto pf = owners.find(object);
+            if (config.global_when_idle || (pf != owners.end() && config.may_destroy.count(pf->second)))
+                continue;
+            owner = pf == owners.end() ? "[policy]" : pf->second;
+        } else {
+            continue;
+        }
+        if (consent.yes || consent.approved.count(object) || config.may_destroy.count(owner))
+            continue;
+        violations.push_back(apply + " destroyed without consent: " + path + " = " + value + " (" + object +
+                             ", owner " + (owner.empty() ? "unknown" : owner) + ", policy ask" +
+                             (consent.approved.empty() ? "" : ", approved:" + consent.text()) + ")");
+    }
 }
 
 // Safe actions the planner still has for this configuration ("" = settled), as "object summary" lines.
@@ -153,11 +262,23 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
     };
 
     // 1. A first configuration, applied on a quiet host.
-    std::string config = safety::random_config(host, rng);
-    write_config(config);
-    story << "config A:\n" << config;
-    auto r = run_apply(conf);
-    story << "apply A: exit " << r.exit_code << "\n";
+    safety::RandomConfig config = safety::random_config(host, rng);
+    write_config(config.text);
+    story << "config A:\n" << config.text;
+    size_t seen = 0; // write-log entries already judged by the consent rule
+    // Each apply with random consent, judged at once against the configuration it ran with.
+    auto apply_judged = [&](const std::string& name, std::chrono::microseconds kill_after) {
+        const Consent consent = random_consent(rng, host);
+        const auto owners = owners_now();
+        auto result = run_apply(conf, kill_after, consent);
+        const auto log = testing::write_log();
+        check_consent(log, seen, config, consent, owners, name, report.violations);
+        seen = log.size();
+        story << name << consent.text();
+        return result;
+    };
+    auto r = apply_judged("apply A", 0us);
+    story << ": exit " << r.exit_code << "\n";
     if (r.timed_out)
         report.violations.push_back("apply A hung:\n" + r.output);
 
@@ -167,8 +288,8 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
 
     // 3. The configuration changes under faults; the apply may be killed at a random point.
     config = safety::random_config(host, rng);
-    write_config(config);
-    story << "config B:\n" << config;
+    write_config(config.text);
+    story << "config B:\n" << config.text;
     for (const auto& f : safety::random_faults(host, rng))
         story << "ctl " << joined(f) << (try_ctl(f) ? "" : " (refused)") << "\n";
     // A site's hook vetoes every destructive or rebinding action during apply B (docs/hooks.md): none of
@@ -189,9 +310,9 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
     const bool crash = std::bernoulli_distribution(0.4)(rng);
     const auto kill_after =
         crash ? std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60000)(rng)) : 0us;
-    r = run_apply(conf, kill_after);
-    story << "apply B" << (crash ? " (SIGKILL after " + std::to_string(kill_after.count()) + "us)" : "")
-          << ": exit " << r.exit_code << "\n";
+    r = apply_judged("apply B", kill_after);
+    story << (crash ? " (SIGKILL after " + std::to_string(kill_after.count()) + "us)" : "") << ": exit "
+          << r.exit_code << "\n";
     if (r.timed_out)
         report.violations.push_back("apply B hung:\n" + r.output);
     if (veto) {
@@ -217,15 +338,15 @@ void run_scenario(const simhost::HostSpec& host, safety::Rng& rng, ScenarioRepor
         story << "ctl " << joined(h) << (start_holder(h, fakes) ? "" : " (refused)") << "\n";
     if (std::bernoulli_distribution(0.5)(rng)) {
         config = safety::random_config(host, rng);
-        write_config(config);
-        story << "config C:\n" << config;
+        write_config(config.text);
+        story << "config C:\n" << config.text;
     }
     testing::simhost_ctl({"fault", "clear"});
     std::string pending;
     const bool settled = testing::wait_until(
         [&] {
-            auto last = run_apply(conf);
-            story << "apply: exit " << last.exit_code << "\n";
+            auto last = apply_judged("apply", 0us);
+            story << ": exit " << last.exit_code << "\n";
             if (last.exit_code == 1) // a write failed although no fault is left: worth reading
                 story << last.output;
             if (last.timed_out) {

@@ -173,9 +173,9 @@ TEST_CASE("a change of input lets a held destructive action run once more") {
         GateDecision done = decide(make_plan(sixteen, after), after, held.history, t0 + 2s);
         CHECK(persisted_part(done.history).effects.empty());
     }
-    SECTION("the operator approves it (the seam for issue 16)") {
+    SECTION("the operator approves it (D-Bus Approve, hostdevctl apply)") {
         GateApprovals approvals;
-        approvals.keys.insert(approval_key(only(plan, ActionKind::SetNumVfs)));
+        approvals.keys.insert(approval_key(only(plan, ActionKind::SetNumVfs), after));
         CHECK(decide(plan, after, held.history, t0 + 2s, {}, approvals).run.size() == 1);
     }
 }

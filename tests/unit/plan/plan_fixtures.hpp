@@ -98,6 +98,9 @@ inline PfEntry pf_entry(std::optional<VfCount> vfs = std::nullopt, uint32_t line
     e.match = by_address(kPf);
     e.vfs = vfs;
     e.source = at(line);
+    // destroy = "when-idle": the planner's and the gate's other rules are tested as before the consent
+    // rule; the consent rule's own tests (test_gate_consent.cpp) ask for "ask".
+    e.destroy = DestroyPolicy::WhenIdle;
     return e;
 }
 
@@ -111,6 +114,7 @@ inline VfSettings vf_table(std::vector<uint32_t> indices, DriverChoice driver, u
 
 inline DesiredState with_pf(PfEntry entry) {
     DesiredState d;
+    d.destroy = DestroyPolicy::WhenIdle; // [policy], for [[device]] entries (as pf_entry() says why)
     d.pfs.push_back(std::move(entry));
     return d;
 }

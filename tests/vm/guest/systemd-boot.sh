@@ -78,6 +78,7 @@ version = 1
 
 [[pf]]
 match = { address = "$PF" }
+destroy = "when-idle"   # the boot test goes 2 -> 0 -> 1 and back without asking
 vfs = 2
 autoprobe = false
 
@@ -119,6 +120,7 @@ version = 1
 
 [[mdev]]
 parent = { name = "mtty" }
+destroy = "when-idle"
 type = "mtty-2"
 count = 1
 TOML

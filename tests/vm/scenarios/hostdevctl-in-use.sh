@@ -115,7 +115,7 @@ wait
 modprobe mtty || fail "modprobe mtty"
 U1=64111159-134c-55b6-b36d-2d6c0214e526 # UUIDv5 of "mtty/1": the instance count = 1 removes
 rm -f "$CFG/10-vfs.toml"
-printf 'version = 1\n[[mdev]]\nparent = { name = "mtty" }\ntype = "mtty-2"\ncount = 2\n' >"$CFG/20-mtty.toml"
+printf 'version = 1\n[[mdev]]\nparent = { name = "mtty" }\ndestroy = "when-idle"\ntype = "mtty-2"\ncount = 2\n' >"$CFG/20-mtty.toml"
 "$CTL" apply --config-dir "$CFG" >/dev/null || fail "mdev apply exited $?"
 GM=$(basename "$(readlink "/sys/bus/mdev/devices/$U1/iommu_group")")
 wait_until 10 "/dev/vfio/$GM" test -c "/dev/vfio/$GM"

@@ -4,7 +4,8 @@
 # binds them to vfio-pci with autoprobe off (/dev/vfio/<group> appears); busctl reads the states the
 # simhost tests read; a config edit (picked up through inotify) that would change the VF count while a
 # process holds one VF's group is `blocked` naming that PID, sriov_numvfs untouched; after the release
-# the change goes through (0, then N); and a hand-made `echo 0 > sriov_numvfs` is repaired from the
+# it waits for consent (destroy = "ask", the default: state consent naming both VFs, sriov_numvfs still
+# untouched) and goes through (0, then N) once Approve() is called; and a hand-made `echo 0 > sriov_numvfs` is repaired from the
 # real uevents alone. Needs the built hostdevd (<build>/reconciler/daemon/hostdevd): FAILS, not
 # skipped, when it is missing.
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +18,8 @@ CFG=/tmp/hostdevd-daemon-config
 LOG=$VM_RESULTS/hostdevd-daemon.hostdevd.log
 mkdir -p "$CFG"
 write_config() {
-    vfio_vf_config "$PF" "$1" >"$CFG/.hostdevd.toml.new"
+    # Without destroy = "when-idle": the default, "ask" (issue 16), so the resize waits for consent.
+    vfio_vf_config "$PF" "$1" | grep -v '^destroy = ' >"$CFG/.hostdevd.toml.new"
     # One rename, so the daemon's inotify never sees a half-written file (it ignores names that do not
     # end in .toml, such as this temporary one).
     mv "$CFG/.hostdevd.toml.new" "$CFG/hostdevd.toml"
@@ -109,12 +111,23 @@ expect_read numvfs.while_held "$D/sriov_numvfs" 2
 # Release. Closing a file descriptor sends no uevent, so the daemon learns of it only by looking again:
 # record whether it does so unprompted, then ask for a pass (Reconcile(), root only) if it has not.
 stop_holder
-if (VM_REASON_FILE=/dev/null wait_until 2 "the change after the release, unprompted" numvfs_is 1) >/dev/null 2>&1; then
+if (VM_REASON_FILE=/dev/null wait_until 2 "consent awaited after the release, unprompted" device_prop_is "$PF" State '"consent"') >/dev/null 2>&1; then
     fact release.noticed "unprompted"
 else
     fact release.noticed "not within 2 s unprompted; Reconcile() called"
     busctl call io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager Reconcile || fail "Reconcile() refused"
 fi
+# Released, nothing in use: the change would destroy both VFs, and destroy = "ask" (the default) keeps
+# it waiting for the operator's consent. The real kernel's sriov_numvfs stays 2: nothing was written.
+wait_until 20 "the PF awaiting consent after the release" device_prop_is "$PF" State '"consent"'
+reason=$(device_prop "$PF" Reason)
+fact dbus.pf_consent_reason "$reason"
+case "$reason" in *"destroys 2 VFs: $VF0 (driver vfio-pci), $VF1 (driver vfio-pci)"*) ;; *) fail "PF Reason $reason does not name both VFs" ;; esac
+manager_state_is blocked || fail "Manager State $(manager_prop State) while awaiting consent, expected blocked"
+expect_read numvfs.awaiting_consent "$D/sriov_numvfs" 2
+grep -q "sriov_numvfs 2 -> 0 -> 1 applied" "$LOG" && fail "the change was applied without consent"
+busctl call io.hostdevd1 /io/hostdevd1 io.hostdevd1.Manager Approve as 1 "$PF" || fail "Approve($PF) refused"
+step "approved"
 step "released"
 wait_until 60 "1 VF on vfio-pci after the release" all_vfs_on_vfio 1
 wait_until 20 "Manager State converged after the release" manager_state_is converged

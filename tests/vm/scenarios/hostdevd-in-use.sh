@@ -18,7 +18,7 @@ modprobe mtty || fail "modprobe mtty"
 write_file() { # NAME CONTENT: one rename, so inotify never sees half a file
     printf '%s' "$2" >"$CFG/.$1.new" && mv "$CFG/.$1.new" "$CFG/$1"
 }
-mtty() { printf 'version = 1\n[[mdev]]\nparent = { name = "mtty" }\ntype = "mtty-2"\ncount = %s\n' "$1"; }
+mtty() { printf 'version = 1\n[[mdev]]\nparent = { name = "mtty" }\ndestroy = "when-idle"\ntype = "mtty-2"\ncount = %s\n' "$1"; }
 U1=64111159-134c-55b6-b36d-2d6c0214e526
 device_prop() { busctl get-property io.hostdevd1 "$(device_path "$1")" io.hostdevd1.Device "$2" 2>&1 | cut -d' ' -f2-; }
 mdev_prop() { busctl get-property io.hostdevd1 "$(mdev_path "$1")" io.hostdevd1.Mdev "$2" 2>&1 | cut -d' ' -f2-; }

@@ -17,7 +17,7 @@ U0=026cf2e5-2041-5f4b-9370-d8df4379d246
 U1=64111159-134c-55b6-b36d-2d6c0214e526
 mkdir -p "$CFG"
 write_config() {
-    printf 'version = 1\n\n[[mdev]]\nparent = { name = "mtty" }\ntype = "mtty-2"\ncount = %s\n' "$1" \
+    printf 'version = 1\n\n[[mdev]]\nparent = { name = "mtty" }\ndestroy = "when-idle"\ntype = "mtty-2"\ncount = %s\n' "$1" \
         >"$CFG/.mtty.toml.new"
     mv "$CFG/.mtty.toml.new" "$CFG/mtty.toml" # one rename: inotify never sees half a file
 }

@@ -167,6 +167,7 @@ version = 1
 
 [[pf]]
 match = { address = "$1" }
+destroy = "when-idle"
 vfs = $2
 autoprobe = false
 
