@@ -83,7 +83,8 @@ int run_validate(const Invocation& in) {
     for (const auto& target : desired->exports)
         std::cout << (&target == &desired->exports.front() ? "; exports " : ", ") << to_string(target.format);
     std::cout << ")"
-              << (in.has("config-dir") ? "; checked here against this host, not the daemon's configuration" : "")
+              << (in.has("config-dir") ? "; checked here against this host, not the daemon's configuration"
+                                       : "")
               << '\n';
     return kExitOk;
 }

@@ -45,7 +45,7 @@ public:
     void parse(const toml::table& document) {
         if (!check_version(document))
             return;
-        static const std::vector<std::string_view> kTopKeys = {"version", "policy", "pf",   "device",
+        static const std::vector<std::string_view> kTopKeys = {"version", "policy", "pf",    "device",
                                                                "mdev",    "pool",   "export"};
         check_known_keys(document, kTopKeys, "the top level", sink_);
         if (auto* policy = document.get("policy"))

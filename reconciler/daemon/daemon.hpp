@@ -165,7 +165,7 @@ private:
     std::optional<std::vector<PlanRow>> plan_rows_;
     EventLoop::Clock::time_point answers_last_used_{};
     std::optional<EventLoop::TimerId> answers_release_timer_;
-    ExportKeeper exports_;          // the [export] files and the action counters of the metrics
+    ExportKeeper exports_; // the [export] files and the action counters of the metrics
     // PFs read by this pass, or by the passes that went straight on to it to read a PF again before
     // enabling its VFs (stale_retry_): see Daemon::pass.
     std::set<std::string> read_for_enable_;

@@ -103,9 +103,10 @@ struct GateApprovals {
     std::set<std::string> keys;
 };
 // What an approval is for: the effect (object, kind, last write), the inputs it is planned from
-// (gate/inputs.hpp), as the history is keyed, and what it destroys as listed to the operator. So an approval lapses by itself when the plan for that
-// object changes: another configuration (8 -> 0 -> 4 instead of 8 -> 0 -> 2), or a device it reads or
-// destroys that changed (a VF rebound, the PF's driver reloaded) since the operator saw it.
+// (gate/inputs.hpp), as the history is keyed, and what it destroys as listed to the operator. So an approval
+// lapses by itself when the plan for that object changes: another configuration (8 -> 0 -> 4 instead of 8 ->
+// 0 -> 2), or a device it reads or destroys that changed (a VF rebound, the PF's driver reloaded) since the
+// operator saw it.
 std::string approval_key(const Action& action, const ObservedState& observed);
 
 // Whether the gate holds `action` for consent when it is not approved (docs/safety.md "Consent"): a safe

@@ -28,14 +28,16 @@ constexpr const char* kVf = "0000:01:00.1"; // VF 0 (offset 1, stride 1)
 // The second instance of the mtty entry (UUIDv5 of "mtty/1"): the one `count = 1` removes.
 constexpr const char* kSecondMdev = "64111159-134c-55b6-b36d-2d6c0214e526";
 
+// destroy = "when-idle": these tests are about claims and hooks, not the operator's consent (test_consent).
 std::string vfs_config(unsigned count, const std::string& vf_driver = "vfio-pci") {
     return "version = 1\n[[pf]]\nmatch = { address = \"0000:01:00.0\" }\nvfs = " + std::to_string(count) +
-           "\nautoprobe = false\n[[pf.vf]]\nindex = \"0-" + std::to_string(count - 1) + "\"\ndriver = \"" +
-           vf_driver + "\"\n";
+           "\nautoprobe = false\ndestroy = \"when-idle\"\n[[pf.vf]]\nindex = \"0-" +
+           std::to_string(count - 1) + "\"\ndriver = \"" + vf_driver + "\"\n";
 }
 
 std::string mtty_config(unsigned count) {
-    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-2\"\ncount = " +
+    return "version = 1\n[[mdev]]\nparent = { name = \"mtty\" }\ntype = \"mtty-2\"\ndestroy = "
+           "\"when-idle\"\ncount = " +
            std::to_string(count) + "\n";
 }
 

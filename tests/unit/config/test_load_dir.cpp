@@ -87,8 +87,9 @@ TEST_CASE("errors from several files are all reported, in load order") {
     CHECK(
         messages(result) ==
         std::vector<std::string>{
-            dir.path() + "/10-a.toml:2:1: unknown key `bogus` in the top level (known keys: version, policy, pf, "
-                         "device, mdev, pool, export)",
+            dir.path() +
+                "/10-a.toml:2:1: unknown key `bogus` in the top level (known keys: version, policy, pf, "
+                "device, mdev, pool, export)",
             dir.path() +
                 "/20-b.toml:1:11: unsupported configuration version 2; this hostdevd reads version 1",
             dir.path() +
