@@ -65,4 +65,17 @@ std::string PciAddress::str() const {
     return buf;
 }
 
+std::optional<PciAddress> vf_address_of(const PciAddress& pf, uint32_t offset, uint32_t stride,
+                                        uint32_t index) {
+    const uint32_t rid = pf.devfn() + offset + stride * index;
+    const uint32_t bus = pf.bus + (rid >> 8);
+    if (bus > 0xff)
+        return std::nullopt;
+    PciAddress vf = pf;
+    vf.bus = static_cast<uint8_t>(bus);
+    vf.device = static_cast<uint8_t>((rid & 0xff) >> 3);
+    vf.function = static_cast<uint8_t>(rid & 0x7);
+    return vf;
+}
+
 } // namespace hostdevd

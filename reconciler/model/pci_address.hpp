@@ -23,4 +23,9 @@ struct PciAddress {
     auto operator<=>(const PciAddress&) const = default;
 };
 
+// The address of VF `index` of the PF at `pf` (drivers/pci/iov.c pci_iov_virtfn_bus/devfn): routing ID =
+// PF devfn + First VF Offset + VF Stride * index, carried into the bus number. nullopt past bus 0xff.
+std::optional<PciAddress> vf_address_of(const PciAddress& pf, uint32_t offset, uint32_t stride,
+                                        uint32_t index);
+
 } // namespace hostdevd

@@ -42,15 +42,8 @@ std::optional<std::string> computed_vf_address(const RawPciDevice& pf, uint32_t 
     auto address = PciAddress::parse(pf.device.address);
     if (!address || !pf.vf_offset || !pf.vf_stride)
         return std::nullopt;
-    uint32_t rid = address->devfn() + *pf.vf_offset + *pf.vf_stride * index;
-    uint32_t bus = address->bus + (rid >> 8);
-    if (bus > 0xff)
-        return std::nullopt;
-    PciAddress vf = *address;
-    vf.bus = static_cast<uint8_t>(bus);
-    vf.device = static_cast<uint8_t>((rid & 0xff) >> 3);
-    vf.function = static_cast<uint8_t>(rid & 0x7);
-    return vf.str();
+    auto vf = vf_address_of(*address, *pf.vf_offset, *pf.vf_stride, index);
+    return vf ? std::optional(vf->str()) : std::nullopt;
 }
 
 std::optional<std::string> linked_vf_address(const SysfsLayout& layout, const std::string& pf,

@@ -28,15 +28,8 @@ std::optional<std::string> vf_address(const PciDevice& pf, uint32_t index) {
     auto address = PciAddress::parse(pf.address);
     if (!address || !pf.vf_offset || !pf.vf_stride)
         return std::nullopt;
-    uint32_t rid = address->devfn() + *pf.vf_offset + *pf.vf_stride * index;
-    uint32_t bus = address->bus + (rid >> 8);
-    if (bus > 0xff)
-        return std::nullopt;
-    PciAddress vf = *address;
-    vf.bus = static_cast<uint8_t>(bus);
-    vf.device = static_cast<uint8_t>((rid & 0xff) >> 3);
-    vf.function = static_cast<uint8_t>(rid & 0x7);
-    return vf.str();
+    auto vf = vf_address_of(*address, *pf.vf_offset, *pf.vf_stride, index);
+    return vf ? std::optional(vf->str()) : std::nullopt;
 }
 
 const PfEntry* entry_of(const DesiredState& desired, const std::string& source) {
