@@ -16,7 +16,6 @@
 #include "plan/planner.hpp"
 #include "report/views.hpp"
 
-#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -47,10 +46,7 @@ std::vector<ExportDocument> export_locally(ExportFormat format, bool all, const 
             Views views = derive_views(observed, plan, {});
             ExportManagerState manager;
             manager.version = HOSTDEVD_VERSION;
-            // Here, without the daemon's gate: a safe action left means apply would still change something.
-            const bool runnable = std::any_of(plan.actions.begin(), plan.actions.end(),
-                                              [](const Action& a) { return a.verdict == Verdict::Safe; });
-            manager.state = manager_state(views, plan, runnable, true, false);
+            manager.state = local_manager_state(views, plan);
             result["documents"] = nlohmann::json::array();
             for (const auto& d :
                  render_export(format, ExportInput{*desired, observed, plan, views, manager, nullptr}, all))

@@ -2,6 +2,7 @@
 
 #include "report/format.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace hostdevd {
@@ -129,6 +130,12 @@ std::string manager_state(const Views& views, const Plan& plan, bool runnable, b
         if (a.verdict == Verdict::Waiting)
             return "progressing";
     return blocked || !plan.conflicts.empty() ? "blocked" : "converged";
+}
+
+std::string local_manager_state(const Views& views, const Plan& plan) {
+    const bool runnable = std::any_of(plan.actions.begin(), plan.actions.end(),
+                                      [](const Action& a) { return a.verdict == Verdict::Safe; });
+    return manager_state(views, plan, runnable, true, false);
 }
 
 std::vector<std::string> changed_properties(const DeviceView& a, const DeviceView& b) {

@@ -72,6 +72,9 @@ void update_views(Views& views, const ObservedState& observed, const Plan& plan,
 // to run now (progressing).
 std::string manager_state(const Views& views, const Plan& plan, bool runnable, bool config_valid,
                           bool starting);
+// The same for a view made here, without the daemon's gate (hostdevctl export --local): a valid
+// configuration, and `progressing` while the plan has a safe action.
+std::string local_manager_state(const Views& views, const Plan& plan);
 
 // Names of the properties that differ (D-Bus member names: "Driver", "State", ...).
 std::vector<std::string> changed_properties(const DeviceView& before, const DeviceView& after);

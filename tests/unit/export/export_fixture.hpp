@@ -7,7 +7,6 @@
 #include "plan/planner.hpp"
 #include "report/views.hpp"
 
-#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <string>
@@ -102,10 +101,7 @@ struct Host {
         plan = make_plan(desired, observed);
         views = derive_views(observed, plan, {});
         manager.version = "0.1.0";
-        // As hostdevctl export --local: a safe action left means the host is still progressing.
-        const bool runnable = std::any_of(plan.actions.begin(), plan.actions.end(),
-                                          [](const Action& a) { return a.verdict == Verdict::Safe; });
-        manager.state = manager_state(views, plan, runnable, true, false);
+        manager.state = local_manager_state(views, plan);
     }
     ExportInput input(const ActionCounters* counters = nullptr) const {
         return ExportInput{desired, observed, plan, views, manager, counters};
