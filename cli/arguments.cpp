@@ -71,6 +71,27 @@ std::string command_list() {
     return out;
 }
 
+// Repeatable options take comma lists: `check` judges and normalises each item in place (an error
+// message, or ""); the value becomes the normalised items joined again. The first error is returned.
+template <typename Check>
+std::string each_item(std::string& value, Check check) {
+    std::string normalised;
+    size_t start = 0;
+    for (;;) {
+        const size_t comma = value.find(',', start);
+        std::string item =
+            value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (std::string error = check(item); !error.empty())
+            return error;
+        normalised += (normalised.empty() ? "" : ",") + item;
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    value = normalised;
+    return "";
+}
+
 // Checks and normalises one option value; returns an error message or "".
 std::string check_value(const OptionSpec& option, std::string& value) {
     const std::string flag = "--" + option.name;
@@ -84,33 +105,17 @@ std::string check_value(const OptionSpec& option, std::string& value) {
             return flag + " needs a whole number of " + option.value_name + ", not '" + value + "'";
         break;
     case ValueKind::Pf:
-    case ValueKind::Device: {
-        // Comma lists are allowed for repeatable options: check each item.
-        std::string normalised;
-        size_t start = 0;
-        for (;;) {
-            size_t comma = value.find(',', start);
-            std::string item =
-                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    case ValueKind::Device:
+        return each_item(value, [&flag](std::string& item) -> std::string {
             auto address = PciAddress::parse(item);
             if (!address)
                 return flag + " needs a PCI address such as 0000:3b:00.0, not '" + item + "'";
-            normalised += (normalised.empty() ? "" : ",") + address->str();
-            if (comma == std::string::npos)
-                break;
-            start = comma + 1;
-        }
-        value = normalised;
-        break;
-    }
-    case ValueKind::Object: {
-        // A PCI address (normalised) or an mdev UUID (lower case); comma lists for repeatable options.
-        std::string normalised;
-        size_t start = 0;
-        for (;;) {
-            size_t comma = value.find(',', start);
-            std::string item =
-                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            item = address->str();
+            return "";
+        });
+    case ValueKind::Object:
+        // A PCI address (normalised) or an mdev UUID (lower case).
+        return each_item(value, [&flag](std::string& item) -> std::string {
             std::string lower = item;
             std::transform(lower.begin(), lower.end(), lower.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -120,36 +125,22 @@ std::string check_value(const OptionSpec& option, std::string& value) {
             auto address = PciAddress::parse(item);
             if (!address && !uuid)
                 return flag + " needs a PCI address such as 0000:3b:00.0 or an mdev UUID, not '" + item + "'";
-            normalised += (normalised.empty() ? "" : ",") + (address ? address->str() : lower);
-            if (comma == std::string::npos)
-                break;
-            start = comma + 1;
-        }
-        value = normalised;
-        break;
-    }
-    case ValueKind::State: {
-        size_t start = 0;
-        for (;;) {
-            size_t comma = value.find(',', start);
-            std::string item =
-                value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            item = address ? address->str() : lower;
+            return "";
+        });
+    case ValueKind::State:
+        return each_item(value, [&flag](std::string& item) -> std::string {
             const auto& states = object_states();
-            if (std::find(states.begin(), states.end(), item) == states.end()) {
-                std::vector<std::string_view> known(states.begin(), states.end());
-                std::string hint = suggest(item, known);
-                std::string all;
-                for (const auto& s : states)
-                    all += (all.empty() ? "" : ", ") + s;
-                return flag + ": unknown state '" + item + "'" +
-                       (hint.empty() ? " (states: " + all + ")" : "; did you mean " + hint + "?");
-            }
-            if (comma == std::string::npos)
-                break;
-            start = comma + 1;
-        }
-        break;
-    }
+            if (std::find(states.begin(), states.end(), item) != states.end())
+                return "";
+            std::vector<std::string_view> known(states.begin(), states.end());
+            std::string hint = suggest(item, known);
+            std::string all;
+            for (const auto& s : states)
+                all += (all.empty() ? "" : ", ") + s;
+            return flag + ": unknown state '" + item + "'" +
+                   (hint.empty() ? " (states: " + all + ")" : "; did you mean " + hint + "?");
+        });
     default:
         break;
     }
